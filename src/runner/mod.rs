@@ -1,0 +1,10 @@
+//! GitHub Actions runner I/O: inputs, workflow commands, outputs and the step summary.
+//! Outside Actions (no `GITHUB_ACTIONS`) the same calls print plain, readable text.
+
+pub mod commands;
+pub mod inputs;
+pub mod outputs;
+pub mod summary;
+
+pub use commands::{Group, add_mask, error, group, in_actions, info, notice, warning};
+pub use outputs::Outputs;
