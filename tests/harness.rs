@@ -1,0 +1,103 @@
+//! Proves the stand-ins started by `scripts/test` are real: a token-auth CNCF registry, its token
+//! server and moto. Run through `scripts/test` (or `scripts/test -E 'binary(harness)'`).
+
+mod common;
+
+use common::stand_in;
+use reqwest::StatusCode;
+use reqwest::header::WWW_AUTHENTICATE;
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("building reqwest client")
+}
+
+async fn token(
+    client: &reqwest::Client,
+    user: &str,
+    password: &str,
+    scope: &str,
+) -> reqwest::Response {
+    client
+        .get(stand_in("ECS_TEST_TOKEN_URL"))
+        .query(&[("service", "registry.local"), ("scope", scope), ("account", user)])
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .expect("token request")
+}
+
+#[tokio::test]
+async fn registry_demands_a_bearer_token_from_the_token_server() {
+    let registry = stand_in("ECS_TEST_REGISTRY");
+    let realm = stand_in("ECS_TEST_TOKEN_URL");
+    let resp = client()
+        .get(format!("http://{registry}/v2/"))
+        .send()
+        .await
+        .expect("GET /v2/");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .expect("WWW-Authenticate header")
+        .to_str()
+        .expect("ASCII header")
+        .to_owned();
+    assert!(
+        challenge.starts_with(&format!("Bearer realm=\"{realm}\"")),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("service=\"registry.local\""),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn token_for_valid_credentials_opens_the_registry() {
+    let client = client();
+    let registry = stand_in("ECS_TEST_REGISTRY");
+    let user = stand_in("ECS_TEST_REGISTRY_USERNAME");
+    let password = stand_in("ECS_TEST_REGISTRY_PASSWORD");
+
+    let resp = token(&client, &user, &password, "repository:harness/check:pull,push").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.expect("token JSON");
+    let token = body["token"].as_str().expect("token field");
+    assert_eq!(body["access_token"].as_str(), Some(token));
+    assert_eq!(body["expires_in"].as_u64(), Some(300));
+
+    let resp = client
+        .get(format!("http://{registry}/v2/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /v2/ with token");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().contains_key("docker-distribution-api-version"));
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_like_docker_hub() {
+    let client = client();
+    let user = stand_in("ECS_TEST_REGISTRY_USERNAME");
+    let resp = token(&client, &user, "not-the-password", "repository:harness/check:pull").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = resp.json().await.expect("error JSON");
+    assert_eq!(body["details"], "incorrect username or password");
+}
+
+#[tokio::test]
+async fn moto_resets() {
+    let moto = stand_in("ECS_TEST_MOTO_URL");
+    let resp = client()
+        .post(format!("{moto}/moto-api/reset"))
+        .send()
+        .await
+        .expect("POST /moto-api/reset");
+    assert_eq!(resp.status(), StatusCode::OK);
+}
