@@ -115,7 +115,7 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:@PORT@
+  addr: 127.0.0.1:__REGISTRY_PORT__
   secret: $(openssl rand -hex 16)
   headers:
     X-Content-Type-Options: [nosniff]
@@ -128,7 +128,7 @@ auth:
 YAML
     # shellcheck disable=SC2016 # $1/$2 belong to the inner bash
     _standins_serve "$dir" registry "http://127.0.0.1:@PORT@/v2/" \
-        bash -c 'sed "s/@PORT@/$1/" "$2/config.tmpl.yml" >"$2/config-$1.yml" && exec docker-registry serve "$2/config-$1.yml"' \
+        bash -c 'sed "s/__REGISTRY_PORT__/$1/" "$2/config.tmpl.yml" >"$2/config-$1.yml" && exec docker-registry serve "$2/config-$1.yml"' \
         registry @PORT@ "$reg_dir" || return 1
     _PAIR_REGISTRY="127.0.0.1:$_STANDIN_PORT"
     _PAIR_TOKEN_URL="http://127.0.0.1:$token_port/token"

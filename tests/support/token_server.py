@@ -17,8 +17,12 @@ a client then asks this server for a token, exactly as it would ask auth.docker.
 
 Tokens are ES256 JWTs carrying the signing certificate in `x5c`, `aud` = the service as a string,
 `iss`, `exp`/`nbf`/`iat`/`jti` and an `access` list granting each requested scope, limited to what
-the user may do. distribution 2.8.2 checks `nbf`/`exp` with no leeway (see --leeway), so `nbf` is
-set a few seconds in the past to survive the one-second JWT time granularity.
+the user may do. `nbf` is set a few seconds in the past to survive the one-second JWT time
+granularity. distribution 2.8.2 accepts a token until `exp` + 60 s (its clock-skew leeway, measured
+here), so by default (--leeway 60) the `exp` claim is put 60 s earlier than `expires_in` says: the
+registry then really refuses a token once `expires_in` has passed (the 2 s `shortlived` user proves a
+client re-authenticates mid-push). Clients must go by `expires_in`, as Docker's token spec says,
+not by decoding the JWT.
 
 Users come from --users FILE or the env var TOKEN_SERVER_USERS (JSON, same shape as DEFAULT_USERS):
     {"name": {"password": "…", "lifetime": 300, "actions": ["pull", "push"]}}
@@ -234,8 +238,8 @@ def main(argv):
     p.add_argument("--cert", required=True, help="self-signed certificate of --key (PEM)")
     p.add_argument("--issuer", default="test-token-server")
     p.add_argument("--users", help="JSON users file (default: $TOKEN_SERVER_USERS or built-in)")
-    p.add_argument("--leeway", type=int, default=0,
-                   help="seconds the registry adds to exp when checking (0 for distribution 2.8)")
+    p.add_argument("--leeway", type=int, default=60,
+                   help="seconds the registry adds to exp when checking (60 for distribution 2.8)")
     args = p.parse_args(argv)
 
     with open(args.key, "rb") as f:
