@@ -23,7 +23,11 @@ async fn token(
 ) -> reqwest::Response {
     client
         .get(stand_in("ECS_TEST_TOKEN_URL"))
-        .query(&[("service", "registry.local"), ("scope", scope), ("account", user)])
+        .query(&[
+            ("service", "registry.local"),
+            ("scope", scope),
+            ("account", user),
+        ])
         .basic_auth(user, Some(password))
         .send()
         .await
@@ -64,7 +68,13 @@ async fn token_for_valid_credentials_opens_the_registry() {
     let user = stand_in("ECS_TEST_REGISTRY_USERNAME");
     let password = stand_in("ECS_TEST_REGISTRY_PASSWORD");
 
-    let resp = token(&client, &user, &password, "repository:harness/check:pull,push").await;
+    let resp = token(
+        &client,
+        &user,
+        &password,
+        "repository:harness/check:pull,push",
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let body: serde_json::Value = resp.json().await.expect("token JSON");
     let token = body["token"].as_str().expect("token field");
@@ -78,14 +88,23 @@ async fn token_for_valid_credentials_opens_the_registry() {
         .await
         .expect("GET /v2/ with token");
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers().contains_key("docker-distribution-api-version"));
+    assert!(
+        resp.headers()
+            .contains_key("docker-distribution-api-version")
+    );
 }
 
 #[tokio::test]
 async fn wrong_password_is_refused_like_docker_hub() {
     let client = client();
     let user = stand_in("ECS_TEST_REGISTRY_USERNAME");
-    let resp = token(&client, &user, "not-the-password", "repository:harness/check:pull").await;
+    let resp = token(
+        &client,
+        &user,
+        "not-the-password",
+        "repository:harness/check:pull",
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = resp.json().await.expect("error JSON");
     assert_eq!(body["details"], "incorrect username or password");
