@@ -1,1 +1,38 @@
-fn main() {}
+//! Thin entry point: inputs → config → `pipeline::run`; errors printed once, mapped to an exit code.
+
+use ecs_poc_action::config::{Config, Env, RawInputs};
+use ecs_poc_action::{pipeline, runner};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ecs_poc_action::install_crypto_provider();
+    let raw = RawInputs::from_process();
+    // Before anything else is printed, so no later line can reveal a secret input.
+    for secret in raw.secrets() {
+        runner::add_mask(secret);
+    }
+    let config = match Config::build(&raw, &Env::from_process()) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in &errors.0 {
+                runner::error(Some(&format!("Input {}", e.input)), &e.to_string());
+            }
+            runner::error(None, &format!("{} invalid input(s); nothing was changed", errors.0.len()));
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            runner::error(None, &format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(pipeline::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            runner::error(Some("ecs-poc-action failed"), &format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}

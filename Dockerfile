@@ -1,0 +1,14 @@
+# The action's own image: a static (musl) binary on scratch with CA certificates.
+# Built by the runner for `uses: ./`; release tags point action.yml at a prebuilt image instead.
+FROM rust:1.95-alpine AS build
+# hadolint ignore=DL3018
+RUN apk add --no-cache musl-dev gcc g++ make perl cmake ca-certificates
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin ecs-poc-action \
+    && cp target/release/ecs-poc-action /ecs-poc-action
+
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /ecs-poc-action /ecs-poc-action
+ENTRYPOINT ["/ecs-poc-action"]

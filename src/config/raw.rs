@@ -1,0 +1,135 @@
+//! Stage one of the inputs: plain strings, from CLI flags or the runner's `INPUT_*` variables.
+//! One table declares every input; `action.yml`, the README and `--help` are checked against it.
+
+use crate::runner::inputs;
+use clap::Parser;
+
+/// One declared input: its action.yml name, default, and whether its value is a secret.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSpec {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub secret: bool,
+}
+
+macro_rules! inputs {
+    ($( $field:ident : $name:literal, default $default:literal, secret $secret:literal, $help:literal; )*) => {
+        /// Inputs as given: a CLI flag wins over the `INPUT_*` variable of the same name.
+        #[derive(Debug, Default, Clone, Parser)]
+        #[command(
+            name = "ecs-poc-action",
+            version,
+            about = "Push a web image through the registry HTTP API and deploy it to ECS Fargate with CloudFormation.",
+            long_about = "Push a web image through the registry HTTP API and deploy it to ECS Fargate with CloudFormation.\n\nEvery flag mirrors an input of the GitHub Action (action.yml); inside Actions the INPUT_* variables the runner sets are read when a flag is absent."
+        )]
+        pub struct RawInputs {
+            $(
+                #[doc = $help]
+                #[arg(long = $name, value_name = "VALUE", hide_env = true)]
+                pub $field: Option<String>,
+            )*
+        }
+
+        pub const INPUTS: &[InputSpec] = &[
+            $( InputSpec { name: $name, default: $default, secret: $secret }, )*
+        ];
+
+        impl RawInputs {
+            /// Fills every input not given as a flag from its `INPUT_*` variable, then trims and
+            /// drops empty values (the runner exports every declared input, empty when unset).
+            pub fn fill_from(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+                $(
+                    let value = self.$field.take().or_else(|| lookup(&inputs::env_name($name)));
+                    self.$field = inputs::normalize(value);
+                )*
+            }
+
+            /// The value of an input by its action.yml name.
+            pub fn get(&self, name: &str) -> Option<&str> {
+                match name {
+                    $( $name => self.$field.as_deref(), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+inputs! {
+    mode: "mode", default "deploy", secret false, "deploy (push + deploy), push, preview (change set only, nothing executed) or destroy";
+    aws_region: "aws-region", default "ap-southeast-2", secret false, "AWS region to deploy to";
+    aws_access_key_id: "aws-access-key-id", default "", secret true, "AWS access key id (static credentials; prefer role-to-assume with OIDC)";
+    aws_secret_access_key: "aws-secret-access-key", default "", secret true, "AWS secret access key";
+    aws_session_token: "aws-session-token", default "", secret true, "AWS session token, for temporary static credentials";
+    role_to_assume: "role-to-assume", default "", secret false, "IAM role ARN: assumed with the GitHub OIDC token, or chained from the static keys";
+    role_session_name: "role-session-name", default "ecs-poc-action", secret false, "session name of the assumed role";
+    role_duration_seconds: "role-duration-seconds", default "3600", secret false, "lifetime of the assumed role's credentials (900..43200)";
+    audience: "audience", default "sts.amazonaws.com", secret false, "audience of the GitHub OIDC token";
+    allowed_account_ids: "allowed-account-ids", default "", secret false, "comma-separated AWS account ids; any other account is refused";
+    mask_account_id: "mask-account-id", default "true", secret false, "mask the AWS account id in logs";
+    aws_endpoint_url: "aws-endpoint-url", default "", secret false, "endpoint override for STS, CloudFormation and ECS (moto, LocalStack)";
+    docker_hub_username: "docker-hub-username", default "", secret false, "registry user name";
+    docker_hub_token: "docker-hub-token", default "", secret true, "registry password or Docker Hub personal access token";
+    registry: "registry", default "docker.io", secret false, "registry host; docker.io means registry-1.docker.io with auth.docker.io tokens";
+    image: "image", default "", secret false, "repository to push to (default <docker-hub-username>/<repository name>); without an image source, an existing reference (tag or digest) to deploy";
+    tags: "tags", default "", secret false, "comma/newline list of tags (default sha-<short sha> and latest)";
+    image_archive: "image-archive", default "", secret false, "docker save tar, OCI archive or OCI layout directory to push";
+    image_from: "image-from", default "", secret false, "daemonless build: a static binary or a directory made into a one-layer image on scratch";
+    image_cmd: "image-cmd", default "", secret false, "daemonless build: entrypoint (JSON array or a single path; default the binary)";
+    image_port: "image-port", default "", secret false, "daemonless build: exposed port (default container-port)";
+    image_env: "image-env", default "", secret false, "daemonless build: environment, K=V lines";
+    compression: "compression", default "gzip", secret false, "compression of uncompressed layers: gzip or zstd";
+    push_concurrency: "push-concurrency", default "4", secret false, "layers uploaded at once (1..32)";
+    stack_name: "stack-name", default "", secret false, "CloudFormation stack name (default ecs-poc-<repository name>)";
+    template: "template", default "", secret false, "template file (default: the bundled cloudformation/ecs-webapp.yml)";
+    parameter_overrides: "parameter-overrides", default "", secret false, "extra stack parameters: YAML/JSON map, K=V lines, or a file path";
+    min_capacity: "min-capacity", default "2", secret false, "fewest running tasks";
+    max_capacity: "max-capacity", default "10", secret false, "most running tasks";
+    target_cpu: "target-cpu", default "70", secret false, "average CPU % the service scales to hold (1..100)";
+    container_port: "container-port", default "8080", secret false, "port the web container listens on";
+    desired_count: "desired-count", default "", secret false, "tasks at first create (default min-capacity); empty on updates keeps the live, auto-scaled count";
+    capabilities: "capabilities", default "CAPABILITY_IAM", secret false, "comma list of CloudFormation capabilities";
+    stack_tags: "stack-tags", default "", secret false, "stack tags: YAML/JSON map or K=V lines";
+    termination_protection: "termination-protection", default "false", secret false, "enable termination protection on the stack";
+    timeout_minutes: "timeout-minutes", default "30", secret false, "how long to wait for the stack (1..360)";
+    health_check_path: "health-check-path", default "/health", secret false, "ALB health check and post-deploy smoke check path";
+    smoke_check: "smoke-check", default "true", secret false, "GET the service URL + health-check-path after deploying";
+    rollback_on_failure: "rollback-on-failure", default "true", secret false, "redeploy the previous image when the smoke check fails";
+    keep_change_set: "keep-change-set", default "false", secret false, "preview: keep the change set instead of deleting it";
+    pull_credentials_secret_arn: "pull-credentials-secret-arn", default "", secret false, "Secrets Manager ARN of registry pull credentials for the tasks (Docker Hub rate limits)";
+    github_token: "github-token", default "", secret true, "token for the GitHub Deployment and the PR plan comment";
+    environment: "environment", default "production", secret false, "GitHub environment of the Deployment";
+}
+
+impl RawInputs {
+    /// CLI flags, then the runner's variables from the process environment.
+    pub fn from_process() -> Self {
+        let mut raw = Self::parse();
+        raw.fill_from(|var| std::env::var(var).ok());
+        raw
+    }
+
+    /// Every secret value given, for `::add-mask::` before anything else is printed.
+    pub fn secrets(&self) -> Vec<&str> {
+        INPUTS.iter().filter(|i| i.secret).filter_map(|i| self.get(i.name)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_runner_variables_and_empty_means_unset() {
+        let mut raw = RawInputs::try_parse_from(["x", "--aws-region", "eu-west-1"]).unwrap();
+        raw.fill_from(|var| match var {
+            "INPUT_AWS-REGION" => Some("us-east-1".into()),
+            "INPUT_STACK-NAME" => Some("  ".into()),
+            "INPUT_MODE" => Some(" push \n".into()),
+            _ => None,
+        });
+        assert_eq!(raw.aws_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(raw.stack_name, None);
+        assert_eq!(raw.mode.as_deref(), Some("push"));
+    }
+}

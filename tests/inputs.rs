@@ -1,0 +1,185 @@
+//! Bad inputs, through the real binary with a runner-shaped environment: every case names the
+//! input and what was expected, exits 2, and never panics.
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+
+const SECRET: &str = "Sup3rS3cretValue-7f1e";
+
+/// Runs the binary as the runner would: every declared input exported (empty when not given),
+/// hyphens kept in the variable names, plus `given`.
+fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut env: HashMap<String, String> = ecs_poc_action::config::INPUTS
+        .iter()
+        .map(|i| (format!("INPUT_{}", i.name.to_uppercase()), i.default.to_string()))
+        .collect();
+    for (k, v) in given {
+        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
+    }
+    Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "octo/My_Web.App")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .envs(extra_env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+const KEYS: &[(&str, &str)] = &[("aws-access-key-id", "AKIAEXAMPLEKEY123456"), ("aws-secret-access-key", SECRET)];
+
+fn with_keys<'a>(more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut v: Vec<(&str, &str)> = KEYS.to_vec();
+    v.push(("image", "octo/app:1.0"));
+    v.extend_from_slice(more);
+    v
+}
+
+/// Asserts exit 2 and an `::error` annotation for `input` containing `expected`.
+fn assert_rejects(out: &Output, input: &str, expected: &str) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit code for {input}; stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let prefix = format!("::error title=Input {input}::input `{input}`: ");
+    let found = stdout.lines().any(|l| l.starts_with(&prefix) && l.contains(expected));
+    assert!(found, "no error for {input} containing {expected:?} in:\n{stdout}");
+    assert!(!stdout.replace(&format!("::add-mask::{SECRET}"), "").contains(SECRET), "secret leaked:\n{stdout}");
+    assert!(!stderr.contains(SECRET));
+}
+
+macro_rules! rejects {
+    ($($name:ident: [$($k:literal => $v:expr),*] => $input:literal, $expected:literal;)*) => {$(
+        #[test]
+        fn $name() {
+            let out = run(&with_keys(&[$(($k, $v)),*]), &[]);
+            assert_rejects(&out, $input, $expected);
+        }
+    )*};
+}
+
+rejects! {
+    unknown_mode: ["mode" => "apply"] => "mode", "expected one of deploy, push, preview, destroy; got \"apply\"";
+    bad_region: ["aws-region" => "Sydney"] => "aws-region", "expected an AWS region such as us-east-1";
+    max_below_min: ["min-capacity" => "5", "max-capacity" => "3"] => "max-capacity", "must be at least min-capacity (5), got 3";
+    target_cpu_zero: ["target-cpu" => "0"] => "target-cpu", "expected a whole number from 1 to 100, got \"0\"";
+    target_cpu_over: ["target-cpu" => "101"] => "target-cpu", "from 1 to 100";
+    capacity_not_a_number: ["min-capacity" => "two"] => "min-capacity", "expected a whole number from 1 to 1000, got \"two\"";
+    desired_outside_range: ["desired-count" => "11"] => "desired-count", "must be within min-capacity..max-capacity (2..10), got 11";
+    bad_port: ["container-port" => "70000"] => "container-port", "from 1 to 65535";
+    bad_stack_name: ["stack-name" => "1-bad_name"] => "stack-name", "starting with a letter (CloudFormation's rule)";
+    bad_tag: ["tags" => "ok, -bad"] => "tags", "got \"-bad\"";
+    bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "expected K=V on each line, got \"not a pair\"";
+    bad_override_name: ["parameter-overrides" => "My-Param=1"] => "parameter-overrides", "is not a CloudFormation parameter name";
+    missing_archive: ["image" => "octo/app", "image-archive" => "/nonexistent/image.tar"] => "image-archive", "does not exist: expected a docker save tar";
+    archive_and_build: ["image" => "octo/app", "image-archive" => "/", "image-from" => "/"] => "image-from", "either image-archive or image-from, not both";
+    bad_compression: ["compression" => "brotli"] => "compression", "expected gzip or zstd, got \"brotli\"";
+    bad_concurrency: ["push-concurrency" => "0"] => "push-concurrency", "from 1 to 32";
+    bad_bool: ["smoke-check" => "yes please"] => "smoke-check", "expected true or false, got \"yes please\"";
+    bad_termination_protection: ["termination-protection" => "1"] => "termination-protection", "expected true or false";
+    bad_timeout: ["timeout-minutes" => "0"] => "timeout-minutes", "from 1 to 360";
+    bad_capability: ["capabilities" => "CAPABILITY_IAM,CAPABILITY_ROOT"] => "capabilities", "got \"CAPABILITY_ROOT\"";
+    bad_role_arn: ["role-to-assume" => "my-role"] => "role-to-assume", "expected an IAM role ARN";
+    bad_duration: ["role-to-assume" => "arn:aws:iam::123456789012:role/deployer", "role-duration-seconds" => "60"] => "role-duration-seconds", "from 900 to 43200";
+    bad_account_ids: ["allowed-account-ids" => "123456789012, 42"] => "allowed-account-ids", "expected 12-digit AWS account ids, got \"42\"";
+    bad_endpoint: ["aws-endpoint-url" => "localhost:5000"] => "aws-endpoint-url", "expected an http(s) URL";
+    bad_health_path: ["health-check-path" => "health"] => "health-check-path", "starting with /";
+    bad_image_repository: ["image" => "Octo/App:1"] => "image", "expected a repository of lower-case letters";
+    image_without_reference: ["image" => "octo/app"] => "image", "names no tag or digest and there is no image source";
+    bad_registry: ["registry" => "https://ghcr.io"] => "registry", "no scheme";
+    token_without_user: ["docker-hub-token" => SECRET] => "docker-hub-username", "required when docker-hub-token is given";
+    key_without_secret: ["aws-secret-access-key" => ""] => "aws-secret-access-key", "required when aws-access-key-id is given";
+    bad_secret_arn: ["pull-credentials-secret-arn" => "my-secret"] => "pull-credentials-secret-arn", "expected a Secrets Manager secret ARN";
+    bad_stack_tags: ["stack-tags" => "aws:owner=me"] => "stack-tags", "not starting with aws:";
+    cmd_without_build: ["image-cmd" => "/app"] => "image-cmd", "only applies to the daemonless build";
+}
+
+#[test]
+fn deploy_without_any_aws_credentials() {
+    let out = run(&[("image", "octo/app:1.0")], &[]);
+    assert_rejects(&out, "aws-access-key-id", "mode deploy needs AWS credentials: give role-to-assume");
+}
+
+#[test]
+fn ambient_credentials_from_an_earlier_step_count() {
+    // Invalid on purpose elsewhere, so the run stops at validation instead of calling AWS.
+    let out = run(&[("image", "octo/app:1.0"), ("target-cpu", "0")], &[("AWS_ACCESS_KEY_ID", "AKIAX"), ("AWS_SECRET_ACCESS_KEY", "y")]);
+    assert_rejects(&out, "target-cpu", "from 1 to 100");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("needs AWS credentials"));
+}
+
+#[test]
+fn oidc_role_without_id_token_permission() {
+    let out = run(&[("image", "octo/app:1.0"), ("role-to-assume", "arn:aws:iam::123456789012:role/deployer")], &[]);
+    assert_rejects(&out, "role-to-assume", "add `permissions: id-token: write`");
+}
+
+#[test]
+fn push_without_source_and_hub_without_login() {
+    let out = run(&with_keys(&[("mode", "push"), ("image", "octo/app")]), &[]);
+    assert_rejects(&out, "image-archive", "mode push needs an image source");
+    let out = run(&with_keys(&[("mode", "push"), ("image", "octo/app"), ("image-from", "/")]), &[]);
+    assert_rejects(&out, "docker-hub-username", "pushing to Docker Hub needs docker-hub-username and docker-hub-token");
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let out = run(&with_keys(&[("mode", "deploy"), ("aws-region", "nowhere"), ("target-cpu", "500"), ("tags", "!")]), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for input in ["aws-region", "target-cpu", "tags"] {
+        assert!(stdout.contains(&format!("::error title=Input {input}::")), "{input} missing in {stdout}");
+    }
+    assert!(stdout.contains("::error::3 invalid input(s); nothing was changed"), "{stdout}");
+}
+
+#[test]
+fn every_secret_input_is_masked_before_any_other_line() {
+    let secrets = [
+        ("aws-access-key-id", "AKIAMASKME0000000001"),
+        ("aws-secret-access-key", "secret-access-key-value"),
+        ("aws-session-token", "session-token-value\nsecond-line"),
+        ("docker-hub-token", "dckr_pat_value"),
+        ("github-token", "ghp_tokenvalue"),
+    ];
+    let mut given = secrets.to_vec();
+    given.extend([("docker-hub-username", "octo"), ("mode", "bogus")]);
+    let out = run(&given, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let want = [
+        "::add-mask::AKIAMASKME0000000001",
+        "::add-mask::secret-access-key-value",
+        "::add-mask::session-token-value",
+        "::add-mask::second-line",
+        "::add-mask::dckr_pat_value",
+        "::add-mask::ghp_tokenvalue",
+    ];
+    assert_eq!(&lines[..want.len()], &want, "{stdout}");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn secrets_are_masked_in_every_mode_and_cli_use_prints_plainly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
+        .args(["--mode", "destroy", "--aws-region", "mars-1"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("error: Input aws-region: input `aws-region`: expected an AWS region"), "{stderr}");
+    assert!(stderr.contains("error: Input stack-name: input `stack-name`: required outside GitHub Actions"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for input in ecs_poc_action::config::INPUTS {
+        assert!(help.contains(&format!("--{} <VALUE>", input.name)), "--{} missing from --help", input.name);
+    }
+}
