@@ -4,6 +4,7 @@
 //! Data flows one way: `config` (inputs → validated values) → `image`/`registry` (push) →
 //! `stack` (deploy) → `report`. `runner` is the Actions I/O every stage uses.
 
+pub mod aws;
 pub mod runner;
 pub mod secret;
 
