@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod runner;
 pub mod secret;
+pub mod stack;
 
 /// Installs the one rustls crypto provider (aws-lc-rs) before any TLS client is built: with two
 /// providers compiled in, rustls refuses to pick one and panics at the first client.

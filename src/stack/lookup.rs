@@ -1,0 +1,76 @@
+//! Reading a stack's current state.
+
+use anyhow::{Context, Result};
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::Stack;
+
+/// The stack by name or id, or `None` when it does not exist.
+pub async fn find_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Option<Stack>> {
+    match cfn.describe_stacks().stack_name(stack).send().await {
+        Ok(out) => Ok(out.stacks().first().cloned()),
+        Err(err) if is_stack_missing(&err) => Ok(None),
+        Err(err) => Err(sdk_error(err)).with_context(|| format!("describing stack {stack}")),
+    }
+}
+
+/// An SDK error with its whole chain in the message: an `SdkError`'s own `Display` says only
+/// "service error", the code and message are in its source.
+pub fn sdk_error<E: std::error::Error>(err: E) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    )
+}
+
+/// CloudFormation answers a missing stack with a generic `ValidationError` whose only
+/// distinguishing mark is its text ("Stack with id NAME does not exist").
+pub fn is_stack_missing<E: ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ValidationError")
+        && err.message().is_some_and(|m| m.contains("does not exist"))
+}
+
+/// The stack's parameters as (key, value), `UsePreviousValue` ones resolved by CloudFormation.
+pub fn parameter_names(stack: &Stack) -> Vec<String> {
+    stack
+        .parameters()
+        .iter()
+        .filter_map(|p| p.parameter_key().map(String::from))
+        .collect()
+}
+
+/// The stack's outputs as (key, value), in CloudFormation's order.
+pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.output_key()?.to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::error::ErrorMetadata;
+
+    #[test]
+    fn recognises_the_missing_stack_error() {
+        let missing = ErrorMetadata::builder()
+            .code("ValidationError")
+            .message("Stack with id x does not exist")
+            .build();
+        let other = ErrorMetadata::builder()
+            .code("ValidationError")
+            .message("Template format error")
+            .build();
+        assert!(is_stack_missing(&missing));
+        assert!(!is_stack_missing(&other));
+    }
+}

@@ -1,0 +1,77 @@
+//! The stack deploy engine: CloudFormation change sets, live events, failure diagnosis, preview
+//! and destroy (issue 6).
+//!
+//! ```text
+//! deploy(clients, req)
+//!   validate_parameters        pure: unknown overrides, incoherent capacity → InvalidParameters
+//!   find the stack             absent / REVIEW_IN_PROGRESS → CREATE
+//!                              ROLLBACK_COMPLETE → delete, wait, CREATE
+//!                              *_IN_PROGRESS → wait (bounded by plan.deadline), look again
+//!                              UPDATE_ROLLBACK_FAILED → NeedsRepair { continue-update-rollback … }
+//!                              otherwise → UPDATE (unset parameters: UsePreviousValue;
+//!                              DesiredCount unset: the service's live count, clamped min..max)
+//!   create change set, wait    empty ("didn't contain changes") → success, has_changes = false
+//!                              failed → delete it, ChangeSetFailed { reason }
+//!   describe (all pages)       table printed in a log group; `changes` for the summary
+//!   preview (execute = false)  stop here; delete the change set unless keep_change_set
+//!   execute, stream events     backoff 1 s → 15 s jittered; throttling tolerated; past the
+//!                              deadline → Timeout (CloudFormation keeps going)
+//!   failed                     root cause (first failed resource event of this operation; for an
+//!                              ECS service, the stopped tasks' reasons) → ::error, StackFailed
+//!   succeeded                  outputs from DescribeStacks
+//! ```
+//!
+//! `deploy` and `destroy` open their own log groups (change set, events), so callers should not
+//! wrap them in a group. Every outcome carries the number of CloudFormation calls it made.
+
+mod changeset;
+mod clients;
+mod deploy;
+mod destroy;
+mod diagnose;
+mod error;
+mod events;
+mod lookup;
+mod overrides;
+mod params;
+mod poll;
+mod request;
+mod service;
+pub mod status;
+mod table;
+mod template;
+mod wait;
+
+use anyhow::Result;
+
+pub use aws_sdk_cloudformation::types::{Capability, StackStatus};
+pub use changeset::{change_set_name, is_empty_change_set_reason};
+pub use clients::Clients;
+pub use deploy::deploy;
+pub use destroy::destroy;
+pub use error::StackError;
+pub use events::{StackEventLine, is_cancellation, root_cause};
+pub use overrides::{load_overrides, parse_overrides};
+pub use params::{ParamPlan, validate_parameters};
+pub use poll::PollPolicy;
+pub use request::{DeployOutcome, DeployPlan, DeployRequest, DestroyOutcome, Operation, Scaling};
+pub use service::ServiceRef;
+pub use table::{ResourceChange, changes_table_markdown, changes_table_text};
+pub use template::{ParamDecl, TemplateInfo};
+
+/// The stack the action deploys unless given another template.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../cloudformation/ecs-webapp.yml");
+
+/// The image the stack runs now (its `ImageUri` parameter), or `None` when the stack does not
+/// exist or has no such parameter. The pipeline's smoke-check rollback redeploys this.
+pub async fn current_image(clients: &Clients, stack_name: &str) -> Result<Option<String>> {
+    let Some(stack) = lookup::find_stack(&clients.cfn, stack_name).await? else {
+        return Ok(None);
+    };
+    Ok(stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(params::IMAGE_URI))
+        .and_then(|p| p.resolved_value().or(p.parameter_value()))
+        .map(String::from))
+}

@@ -1,0 +1,88 @@
+//! Waiting for a stack to settle, streaming its events meanwhile.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
+
+use super::error::StackError;
+use super::events::{EventStream, PollError};
+use super::lookup::is_stack_missing;
+use super::poll::PollPolicy;
+use super::status::{Phase, stack_phase};
+use crate::runner;
+
+/// How a wait ended.
+#[derive(Debug, Clone)]
+pub enum Settled {
+    /// No operation runs on the stack any more.
+    Stack(Box<Stack>),
+    /// The stack no longer exists (deleted; looked up by name).
+    Gone,
+}
+
+/// What a wait is for, named in the timeout error.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait<'a> {
+    pub stack: &'a str,
+    pub doing: &'a str,
+    pub deadline: Instant,
+    pub poll: PollPolicy,
+}
+
+/// Polls `DescribeStacks` (and the events, when a stream is given) until the stack leaves every
+/// `*_IN_PROGRESS` state. The first look is immediate, so a settled stack costs one call and no
+/// sleep. Throttled polls are skipped, not fatal. Past the deadline: [`StackError::Timeout`].
+pub async fn wait_settled(
+    cfn: &aws_sdk_cloudformation::Client,
+    w: Wait<'_>,
+    mut events: Option<&mut EventStream>,
+) -> Result<Settled> {
+    let started = Instant::now();
+    let mut backoff = w.poll.backoff();
+    let mut last_status = String::from("unknown");
+    loop {
+        match cfn.describe_stacks().stack_name(w.stack).send().await {
+            Ok(out) => match out.stacks().first() {
+                None => return Ok(Settled::Gone),
+                Some(stack) => {
+                    let status = stack
+                        .stack_status()
+                        .cloned()
+                        .unwrap_or(StackStatus::from("UNKNOWN"));
+                    last_status = status.as_str().to_string();
+                    // Events after the status: when the status is final, so are its events.
+                    if let Some(ev) = events.as_deref_mut() {
+                        match ev.poll(cfn).await {
+                            Ok(_) | Err(PollError::Throttled) => {}
+                            Err(PollError::Other(e)) => {
+                                runner::warning(&format!("reading stack events: {e:#}"))
+                            }
+                        }
+                    }
+                    if stack_phase(&status) != Phase::InProgress {
+                        return Ok(Settled::Stack(Box::new(stack.clone())));
+                    }
+                }
+            },
+            Err(err) if is_stack_missing(&err) => return Ok(Settled::Gone),
+            Err(err) => match PollError::from_sdk(err) {
+                PollError::Throttled => {}
+                PollError::Other(e) => {
+                    return Err(
+                        e.context(format!("describing stack {} while {}", w.stack, w.doing))
+                    );
+                }
+            },
+        }
+        if !backoff.sleep(w.deadline).await {
+            return Err(StackError::Timeout {
+                stack: w.stack.to_string(),
+                status: last_status,
+                doing: w.doing.to_string(),
+                waited: started.elapsed(),
+            }
+            .into());
+        }
+    }
+}
