@@ -1,0 +1,190 @@
+//! What the GitHub integration needs, from the `github-token` input and the runner's GITHUB_*
+//! variables.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+#[derive(Debug, Clone)]
+pub struct GithubSettings {
+    /// `github-token`; without it the integration is skipped with a notice.
+    pub token: Option<Secret>,
+    /// `GITHUB_API_URL` (GitHub Enterprise Server: `https://HOST/api/v3`).
+    pub api_url: String,
+    /// `GITHUB_REPOSITORY`.
+    pub repository: Option<Repository>,
+    /// `GITHUB_SHA`: the commit a deployment is recorded for.
+    pub sha: Option<String>,
+    /// This run's page: `GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`.
+    pub run_url: Option<String>,
+    /// The deployment environment (`environment` input).
+    pub environment: String,
+    /// The pull request of a `pull_request`/`pull_request_target` event.
+    pub pull_request: Option<u64>,
+}
+
+impl GithubSettings {
+    /// Reads the runner's variables and the event payload (`GITHUB_EVENT_PATH`).
+    pub fn from_env(token: Option<Secret>, environment: &str) -> Self {
+        let event = std::env::var("GITHUB_EVENT_PATH")
+            .ok()
+            .and_then(|path| std::fs::read_to_string(path).ok());
+        Self::from_lookup(
+            token,
+            environment,
+            |name| std::env::var(name).ok(),
+            event.as_deref(),
+        )
+    }
+
+    pub fn from_lookup(
+        token: Option<Secret>,
+        environment: &str,
+        env: impl Fn(&str) -> Option<String>,
+        event_payload: Option<&str>,
+    ) -> Self {
+        let var = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let repository = var("GITHUB_REPOSITORY").and_then(|r| r.parse().ok());
+        let run_url = match (
+            var("GITHUB_SERVER_URL"),
+            var("GITHUB_REPOSITORY"),
+            var("GITHUB_RUN_ID"),
+        ) {
+            (Some(server), Some(repo), Some(run)) => Some(format!(
+                "{}/{repo}/actions/runs/{run}",
+                server.trim_end_matches('/')
+            )),
+            _ => None,
+        };
+        let pull_request = match (var("GITHUB_EVENT_NAME"), event_payload) {
+            (Some(name), Some(payload)) => pull_request_number(&name, payload),
+            _ => None,
+        };
+        Self {
+            token: token.filter(|t| !t.expose().trim().is_empty()),
+            api_url: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
+            repository,
+            sha: var("GITHUB_SHA"),
+            run_url,
+            environment: environment.to_string(),
+            pull_request,
+        }
+    }
+}
+
+/// The pull request number of a pull-request event payload; `None` for other events.
+pub fn pull_request_number(event_name: &str, payload: &str) -> Option<u64> {
+    if !matches!(event_name, "pull_request" | "pull_request_target") {
+        return None;
+    }
+    let payload: serde_json::Value = serde_json::from_str(payload).ok()?;
+    payload
+        .get("pull_request")
+        .and_then(|pr| pr.get("number"))
+        .or_else(|| payload.get("number"))
+        .and_then(serde_json::Value::as_u64)
+}
+
+/// `owner/name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repository {
+    pub owner: String,
+    pub name: String,
+}
+
+impl FromStr for Repository {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        match s.trim().split_once('/') {
+            Some((owner, name)) if valid(owner) && valid(name) => Ok(Self {
+                owner: owner.to_string(),
+                name: name.to_string(),
+            }),
+            _ => Err(format!("`{s}` is not an owner/name repository")),
+        }
+    }
+}
+
+impl fmt::Display for Repository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_runner_variables_and_the_pull_request() {
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "GITHUB_REPOSITORY" => "octo/app",
+                    "GITHUB_SERVER_URL" => "https://github.com/",
+                    "GITHUB_RUN_ID" => "42",
+                    "GITHUB_SHA" => "abc",
+                    "GITHUB_EVENT_NAME" => "pull_request",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        let s = GithubSettings::from_lookup(
+            Some(Secret::new("  ")),
+            "prod",
+            env,
+            Some(r#"{"number": 7, "pull_request": {"number": 7}}"#),
+        );
+        assert!(s.token.is_none(), "a blank token is no token");
+        assert_eq!(s.api_url, DEFAULT_API_URL);
+        assert_eq!(
+            s.repository,
+            Some(Repository {
+                owner: "octo".into(),
+                name: "app".into()
+            })
+        );
+        assert_eq!(
+            s.run_url.as_deref(),
+            Some("https://github.com/octo/app/actions/runs/42")
+        );
+        assert_eq!(s.pull_request, Some(7));
+    }
+
+    #[test]
+    fn only_pull_request_events_have_a_number() {
+        assert_eq!(pull_request_number("push", r#"{"number": 3}"#), None);
+        assert_eq!(
+            pull_request_number("pull_request_target", r#"{"pull_request": {"number": 3}}"#),
+            Some(3)
+        );
+        assert_eq!(pull_request_number("pull_request", "not json"), None);
+        assert_eq!(
+            pull_request_number("pull_request", r#"{"number": "3"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn repositories_are_owner_slash_name() {
+        assert!("octo/app".parse::<Repository>().is_ok());
+        for bad in ["octo", "/app", "octo/", "o/a/b", "o o/a"] {
+            assert!(bad.parse::<Repository>().is_err(), "{bad}");
+        }
+    }
+}
