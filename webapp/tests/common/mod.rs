@@ -4,7 +4,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
@@ -146,10 +146,9 @@ fn spawn(env: &[(&str, &str)]) -> (Child, Receiver<Value>) {
 }
 
 fn recv_before(lines: &Receiver<Value>, deadline: Instant) -> Option<Value> {
-    match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(line) => Some(line),
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-    }
+    lines
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .ok()
 }
 
 pub fn client() -> reqwest::Client {
