@@ -5,7 +5,11 @@
 //! `stack` (deploy) → `report`. `runner` is the Actions I/O every stage uses.
 
 pub mod aws;
+pub mod config;
 pub mod github;
+pub mod pipeline;
+pub mod image;
+pub mod registry;
 pub mod runner;
 pub mod secret;
 pub mod stack;

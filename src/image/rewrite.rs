@@ -1,0 +1,147 @@
+//! The manifests actually pushed. A manifest whose layers are pushed as stored goes byte for byte;
+//! one with layers compressed at push time is rewritten with the compressed descriptors (media
+//! type, digest, size — every other field kept); a legacy `docker save` gets a manifest written
+//! for it; an index pointing at rewritten manifests is rewritten to point at the new ones.
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use oci_spec::image::{Descriptor, Digest, MediaType};
+use serde_json::{Value, json};
+
+use super::media::{self, Compression, DOCKER_MANIFEST, Family};
+use super::model::{ImageIndexDoc, ImageParts, Layer, LayerForm, ManifestDoc};
+
+/// The media type an uncompressed layer of `image` takes once compressed. A legacy archive has
+/// no manifest of its own: gzip gives Docker schema 2 (what `docker push` writes), zstd an OCI
+/// manifest (Docker schema 2 has no zstd layer type).
+pub fn target_layer_type(
+    image: &ImageParts,
+    layer: &Layer,
+    compression: Compression,
+) -> Result<MediaType> {
+    if image.manifest.is_none() && compression == Compression::Zstd {
+        return Ok(MediaType::ImageLayerZstd);
+    }
+    media::compressed_layer_type(layer.descriptor.media_type(), compression)
+}
+
+/// The manifest to push for `image`, given the final descriptor of each layer (in order).
+pub fn image_manifest(
+    image: &ImageParts,
+    layers: &[Descriptor],
+    compression: Compression,
+) -> Result<ManifestDoc> {
+    if image.layers.len() != layers.len() {
+        bail!(
+            "internal: {} layer descriptors for {} layers",
+            layers.len(),
+            image.layers.len()
+        );
+    }
+    let unchanged = image
+        .layers
+        .iter()
+        .zip(layers)
+        .all(|(l, d)| l.form == LayerForm::AsIs && l.descriptor.digest() == d.digest());
+    match &image.manifest {
+        Some(doc) if unchanged => Ok(doc.clone()),
+        Some(doc) => rewrite_layers(doc, layers),
+        None => synthesize(image, layers, compression),
+    }
+}
+
+fn descriptor_json(d: &Descriptor) -> Value {
+    json!({ "mediaType": d.media_type().to_string(), "size": d.size(), "digest": d.digest().to_string() })
+}
+
+fn rewrite_layers(doc: &ManifestDoc, layers: &[Descriptor]) -> Result<ManifestDoc> {
+    let mut value: Value = serde_json::from_slice(&doc.bytes).context("re-reading the manifest")?;
+    let Some(entries) = value.get_mut("layers").and_then(Value::as_array_mut) else {
+        bail!("manifest {} has no layers array", doc.digest);
+    };
+    if entries.len() != layers.len() {
+        bail!(
+            "manifest {} lists {} layers, expected {}",
+            doc.digest,
+            entries.len(),
+            layers.len()
+        );
+    }
+    for (entry, desc) in entries.iter_mut().zip(layers) {
+        let Some(obj) = entry.as_object_mut() else {
+            bail!("manifest {} has a malformed layer", doc.digest)
+        };
+        obj.insert("mediaType".into(), json!(desc.media_type().to_string()));
+        obj.insert("digest".into(), json!(desc.digest().to_string()));
+        obj.insert("size".into(), json!(desc.size()));
+    }
+    Ok(ManifestDoc::new(
+        doc.media_type.clone(),
+        Bytes::from(serde_json::to_vec(&value)?),
+    ))
+}
+
+fn synthesize(
+    image: &ImageParts,
+    layers: &[Descriptor],
+    compression: Compression,
+) -> Result<ManifestDoc> {
+    let docker = image.family == Family::Docker && compression == Compression::Gzip;
+    let (manifest_type, config_type) = if docker {
+        (
+            MediaType::Other(DOCKER_MANIFEST.into()),
+            image.config.descriptor.media_type().clone(),
+        )
+    } else {
+        (MediaType::ImageManifest, MediaType::ImageConfig)
+    };
+    let config = Descriptor::new(
+        config_type,
+        image.config.descriptor.size(),
+        image.config.descriptor.digest().clone(),
+    );
+    let doc = json!({
+        "schemaVersion": 2,
+        "mediaType": manifest_type.to_string(),
+        "config": descriptor_json(&config),
+        "layers": layers.iter().map(descriptor_json).collect::<Vec<_>>(),
+    });
+    Ok(ManifestDoc::new(
+        manifest_type,
+        Bytes::from(serde_json::to_vec(&doc)?),
+    ))
+}
+
+/// The index to push once its children are final: entries whose manifest was rewritten point at
+/// the new digest and size; an index with no rewritten child goes byte for byte.
+pub fn index_manifest(
+    index: &ImageIndexDoc,
+    children: &[(Digest, &ManifestDoc)],
+) -> Result<ManifestDoc> {
+    if children.iter().all(|(old, new)| *old == new.digest) {
+        return Ok(index.doc.clone());
+    }
+    let mut value: Value =
+        serde_json::from_slice(&index.doc.bytes).context("re-reading the image index")?;
+    let Some(entries) = value.get_mut("manifests").and_then(Value::as_array_mut) else {
+        bail!("image index {} has no manifests array", index.doc.digest);
+    };
+    for entry in entries.iter_mut() {
+        let Some(obj) = entry.as_object_mut() else {
+            bail!("image index {} has a malformed entry", index.doc.digest)
+        };
+        let old = obj
+            .get("digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if let Some((_, new)) = children.iter().find(|(d, _)| d.as_ref() == old) {
+            obj.insert("digest".into(), json!(new.digest.to_string()));
+            obj.insert("size".into(), json!(new.bytes.len()));
+        }
+    }
+    Ok(ManifestDoc::new(
+        index.doc.media_type.clone(),
+        Bytes::from(serde_json::to_vec(&value)?),
+    ))
+}
