@@ -1,0 +1,75 @@
+//! Post-deploy smoke check: GET the service's health URL until it answers 200, bounded.
+
+use anyhow::{Result, bail};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct SmokePolicy {
+    /// How long the check may take in all (a fresh ALB target needs tens of seconds).
+    pub deadline: Duration,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for SmokePolicy {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(180),
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmokeResult {
+    pub url: String,
+    pub attempts: u32,
+    pub elapsed: Duration,
+}
+
+/// `base` + `path`, without doubling or dropping the `/` between them.
+pub fn health_url(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
+    let client = reqwest::Client::builder().timeout(policy.request_timeout).build()?;
+    let started = Instant::now();
+    let mut delay = policy.first_delay;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let last = match client.get(url).send().await {
+            Ok(resp) if resp.status().is_success() => {
+                return Ok(SmokeResult { url: url.to_string(), attempts, elapsed: started.elapsed() });
+            }
+            Ok(resp) => format!("HTTP {}", resp.status()),
+            Err(e) if e.is_connect() => "connection refused or unreachable".to_string(),
+            Err(e) if e.is_timeout() => format!("no answer within {} s", policy.request_timeout.as_secs()),
+            Err(e) => format!("request failed ({e})"),
+        };
+        if started.elapsed() + delay > policy.deadline {
+            bail!(
+                "smoke check failed: GET {url} did not answer 200 within {} s ({attempts} attempts; last: {last})",
+                policy.deadline.as_secs()
+            );
+        }
+        crate::runner::info(&format!("smoke check: GET {url} → {last}; retrying in {:.0} s", delay.as_secs_f64()));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(policy.max_delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_paths() {
+        assert_eq!(health_url("http://a/", "/health"), "http://a/health");
+        assert_eq!(health_url("http://a", "health"), "http://a/health");
+    }
+}
