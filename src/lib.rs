@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod github;
 pub mod pipeline;
+pub mod report;
 pub mod image;
 pub mod registry;
 pub mod runner;

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod raw;
 pub mod values;
 
+pub use crate::image::Compression;
 use crate::secret::Secret;
 pub use context::{Env, GithubContext};
 pub use errors::{InputError, InputErrors};
@@ -70,12 +71,6 @@ pub struct AwsConfig {
 pub struct RegistryLogin {
     pub username: String,
     pub token: Secret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    Gzip,
-    Zstd,
 }
 
 /// Where the image to push comes from.

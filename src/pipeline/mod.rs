@@ -1,13 +1,115 @@
-//! The job, one stage after another: validated config → credentials → push → deploy → report.
+//! The job, one stage after another: validated config → local image → credentials (AWS, then the
+//! registry) → push → deploy → smoke check → outputs and report. Every stage logs in a group
+//! with its duration; nothing is changed before every check has passed.
+
+pub mod settings;
+pub mod smoke;
+mod stages;
 
 use crate::config::Config;
-use anyhow::Result;
+use crate::github::DeploymentTracker;
+use crate::report::Report;
+use crate::runner::{self, Outputs};
+use crate::stack;
+use anyhow::{Result, anyhow};
+use std::time::Instant;
 
-pub mod smoke;
+/// What the stages leave behind for the end of the run, also when it fails or is cancelled.
+#[derive(Default)]
+struct State {
+    report: Report,
+    outputs: Outputs,
+    clients: Option<stack::Clients>,
+    deployment: Option<DeploymentTracker>,
+    /// The change set this run created and has not executed yet (deleted on cancel).
+    pending_change_set: Option<String>,
+}
 
 pub async fn run(config: Config) -> Result<()> {
-    let mut outputs = crate::runner::Outputs::default();
-    crate::runner::notice(&format!("mode {}: the push and deploy stages are not wired in yet", config.mode.as_str()));
-    outputs.set("stack-name", &config.stack.name);
-    outputs.write()
+    let started = Instant::now();
+    let mut state = State::default();
+    state.report.mode = config.mode.as_str().to_string();
+    state.report.stack = config.stack.name.clone();
+    state.report.region = config.aws.region.clone();
+
+    let (result, cancelled) = {
+        let work = stages::all(&config, &mut state, started);
+        tokio::pin!(work);
+        tokio::select! {
+            r = &mut work => (r, false),
+            signal = cancel_signal() => (Err(anyhow!("cancelled by {signal}: stopped before finishing; no outputs were written")), true),
+        }
+    };
+    if cancelled {
+        clean_up_after_cancel(&config, &mut state).await;
+    }
+    state.report.duration = started.elapsed();
+    state.report.failure = result.as_ref().err().map(|e| format!("{e:#}"));
+    if result.is_ok() {
+        // Written once, on success only: a failed run leaves no half-set outputs behind.
+        state.outputs.write()?;
+    }
+    if let Some(deployment) = state.deployment.take() {
+        match &result {
+            Ok(()) => deployment.finish_success(state.report.url.as_deref()).await,
+            Err(_) => deployment.finish_failure().await,
+        }
+    }
+    if let Err(e) = runner::summary::write(&state.report.markdown()) {
+        runner::warning(&format!("could not write the job summary: {e:#}"));
+    }
+    result
+}
+
+/// Resolves on the runner's cancellation (SIGTERM) or Ctrl-C (SIGINT); never otherwise.
+async fn cancel_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        },
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+/// A cancelled run must not leave an unexecuted change set behind; an executed one belongs to
+/// CloudFormation now, which finishes or rolls back on its own.
+async fn clean_up_after_cancel(config: &Config, state: &mut State) {
+    let (Some(clients), Some(change_set)) = (&state.clients, state.pending_change_set.take()) else {
+        return;
+    };
+    match delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await {
+        Ok(true) => runner::info(&format!("cancelled: deleted change set {change_set}")),
+        Ok(false) => runner::warning(&format!("cancelled after change set {change_set} was executed: CloudFormation carries on with stack {}", config.stack.name)),
+        Err(e) => runner::warning(&format!("cancelled: could not delete change set {change_set}: {e:#}")),
+    }
+}
+
+async fn delete_unexecuted(cfn: &aws_sdk_cloudformation::Client, stack_name: &str, change_set: &str) -> Result<bool> {
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+    use aws_smithy_types::error::display::DisplayErrorContext;
+    let described = cfn
+        .describe_change_set()
+        .stack_name(stack_name)
+        .change_set_name(change_set)
+        .send()
+        .await
+        .map_err(|e| anyhow!("describing change set {change_set}: {}", DisplayErrorContext(e)))?;
+    if matches!(
+        described.execution_status(),
+        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete | ExecutionStatus::ExecuteFailed)
+    ) {
+        return Ok(false);
+    }
+    cfn.delete_change_set()
+        .stack_name(stack_name)
+        .change_set_name(change_set)
+        .send()
+        .await
+        .map_err(|e| anyhow!("deleting change set {change_set}: {}", DisplayErrorContext(e)))?;
+    Ok(true)
 }

@@ -1,0 +1,99 @@
+//! Translates the validated config into each stage's own settings, so stages never see inputs.
+
+use crate::aws::{AwsSettings, OidcRequest, RoleSettings, StaticKeys, github_session_tags};
+use crate::config::{Config, ImageSource, Template};
+use crate::github::GithubSettings;
+use crate::image::{BuildSpec, Provenance};
+use crate::stack::{self, Capability, DeployPlan, DeployRequest, PollPolicy, Scaling};
+use anyhow::Result;
+use std::path::Path;
+use std::time::Instant;
+
+pub fn aws(config: &Config) -> AwsSettings {
+    let aws = &config.aws;
+    let env = |name: &str| std::env::var(name).ok();
+    AwsSettings {
+        region: aws.region.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        static_keys: aws.keys.as_ref().map(|k| StaticKeys {
+            access_key_id: k.access_key_id.expose().to_string(),
+            secret_access_key: k.secret_access_key.clone(),
+            session_token: k.session_token.clone(),
+        }),
+        role: aws.role.as_ref().map(|r| RoleSettings {
+            arn: r.arn.clone(),
+            session_name: r.session_name.clone(),
+            duration_seconds: r.duration_seconds as i32,
+            audience: r.audience.clone(),
+            session_tags: github_session_tags(env),
+        }),
+        oidc: OidcRequest::from_env(),
+        allowed_account_ids: aws.allowed_account_ids.clone(),
+        mask_account_id: aws.mask_account_id,
+    }
+}
+
+pub fn github(config: &Config) -> GithubSettings {
+    GithubSettings::from_env(config.github_token.clone(), &config.environment)
+}
+
+pub fn build_spec(config: &Config, source: &ImageSource) -> Result<Option<BuildSpec>> {
+    let ImageSource::Build { from, cmd, port, env } = source else {
+        return Ok(None);
+    };
+    let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
+    Ok(Some(BuildSpec {
+        from: from.clone(),
+        cmd: cmd.clone().unwrap_or_default(),
+        port: Some(*port),
+        env: env.clone(),
+        architecture: "amd64".into(),
+        compression: config.image.compression,
+        provenance: Provenance::from_env(Path::new(&workspace))?,
+    }))
+}
+
+pub fn template_body(config: &Config) -> &str {
+    match &config.stack.template {
+        Template::Bundled => stack::DEFAULT_TEMPLATE,
+        Template::File { body, .. } => body,
+    }
+}
+
+/// The deploy request; `image_uri` is the digest reference (None keeps the stack's image).
+pub fn deploy_request(config: &Config, image_uri: Option<String>, execute: bool, started: Instant) -> DeployRequest {
+    let s = &config.stack;
+    let mut overrides = s.parameter_overrides.clone();
+    if let Some(arn) = &s.pull_credentials_secret_arn {
+        overrides.push(("RepositoryCredentialsSecretArn".into(), arn.clone()));
+    }
+    DeployRequest {
+        stack_name: s.name.clone(),
+        template_body: template_body(config).to_string(),
+        image_uri,
+        scaling: Scaling {
+            min: s.capacity.min,
+            max: s.capacity.max,
+            desired: s.capacity.desired,
+            target_cpu: s.target_cpu,
+            container_port: s.container_port,
+            health_check_path: s.health_check_path.clone(),
+        },
+        overrides,
+        capabilities: s.capabilities.iter().map(|c| Capability::from(c.as_str())).collect(),
+        tags: s.tags.clone(),
+        termination_protection: s.termination_protection,
+        change_set_name: change_set_name(config),
+        plan: DeployPlan {
+            execute,
+            keep_change_set: s.keep_change_set,
+            deadline: started + s.timeout,
+            poll: PollPolicy::default(),
+        },
+    }
+}
+
+pub fn change_set_name(config: &Config) -> String {
+    let gh = &config.github;
+    stack::change_set_name(&format!("ecs-poc-{}", config.mode.as_str()), gh.run_id.as_deref(), gh.run_attempt.as_deref())
+}

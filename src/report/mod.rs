@@ -1,0 +1,142 @@
+//! The run's report: one Markdown document for the job summary (printed in CLI use), built from
+//! what each stage recorded. Holds no secrets: only ids, digests, names and AWS's own messages.
+
+use crate::image::{LayerOutcome, PushReport};
+use crate::stack::{ResourceChange, StackEventLine, changes_table_markdown};
+use std::fmt::Write;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub mode: String,
+    pub stack: String,
+    pub region: String,
+    pub identity: Option<String>,
+    pub image_ref: Option<String>,
+    pub push: Option<PushReport>,
+    /// Some when a change set was made: its changes (empty = no changes).
+    pub changes: Option<Vec<ResourceChange>>,
+    pub executed: bool,
+    pub status: Option<String>,
+    pub url: Option<String>,
+    pub events: Vec<StackEventLine>,
+    pub outputs: Vec<(String, String)>,
+    pub removed: Vec<(String, String)>,
+    pub notes: Vec<String>,
+    pub stages: Vec<(String, Duration)>,
+    pub failure: Option<String>,
+    pub duration: Duration,
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let (icon, verdict) = match &self.failure {
+            None => ("✅", "succeeded"),
+            Some(_) => ("❌", "failed"),
+        };
+        let _ = writeln!(
+            md,
+            "## {icon} ecs-poc-action {} {verdict}\n\n**Stack** `{}` · **Region** `{}` · **Duration** {:.1} s\n",
+            self.mode,
+            self.stack,
+            self.region,
+            self.duration.as_secs_f64()
+        );
+        if let Some(f) = &self.failure {
+            let _ = writeln!(md, "> **Error:** {}\n", f.replace('\n', "\n> "));
+        }
+        if let Some(url) = &self.url {
+            let _ = writeln!(md, "**URL:** [{url}]({url})\n");
+        }
+        if let Some(id) = &self.identity {
+            let _ = writeln!(md, "**AWS identity:** `{id}`\n");
+        }
+        for note in &self.notes {
+            let _ = writeln!(md, "- {note}");
+        }
+        if !self.notes.is_empty() {
+            md.push('\n');
+        }
+        self.image_section(&mut md);
+        self.changes_section(&mut md);
+        self.events_section(&mut md);
+        if !self.outputs.is_empty() {
+            md.push_str("### Stack outputs\n\n| output | value |\n|---|---|\n");
+            for (k, v) in &self.outputs {
+                let _ = writeln!(md, "| `{}` | {} |", cell(k), cell(v));
+            }
+            md.push('\n');
+        }
+        if !self.removed.is_empty() {
+            md.push_str("### Removed\n\n| logical id | type |\n|---|---|\n");
+            for (id, ty) in &self.removed {
+                let _ = writeln!(md, "| `{}` | `{}` |", cell(id), cell(ty));
+            }
+            md.push('\n');
+        }
+        if !self.stages.is_empty() {
+            md.push_str("### Timings\n\n| stage | seconds |\n|---|---:|\n");
+            for (stage, d) in &self.stages {
+                let _ = writeln!(md, "| {stage} | {:.2} |", d.as_secs_f64());
+            }
+        }
+        md
+    }
+
+    fn image_section(&self, md: &mut String) {
+        let Some(image_ref) = &self.image_ref else { return };
+        md.push_str("### Image\n\n");
+        let _ = writeln!(md, "`{image_ref}`\n");
+        let Some(p) = &self.push else { return };
+        let secs = p.duration.as_secs_f64();
+        let rate = if secs > 0.0 { p.bytes_uploaded as f64 / 1e6 / secs } else { 0.0 };
+        let _ = writeln!(
+            md,
+            "{} in {} layers: {} pushed, {} skipped (already there), {} mounted; {} uploaded in {secs:.1} s ({rate:.1} MB/s)\n",
+            mb(p.total_size),
+            p.layers.len(),
+            p.count(LayerOutcome::Pushed),
+            p.count(LayerOutcome::Skipped),
+            p.count(LayerOutcome::Mounted),
+            mb(p.bytes_uploaded),
+        );
+    }
+
+    fn changes_section(&self, md: &mut String) {
+        let Some(changes) = &self.changes else { return };
+        md.push_str("### Change set\n\n");
+        if changes.is_empty() {
+            md.push_str("No changes: the stack already matches.\n\n");
+        } else {
+            if !self.executed {
+                md.push_str("Planned, not executed:\n\n");
+            }
+            md.push_str(&changes_table_markdown(changes));
+            md.push('\n');
+        }
+    }
+
+    fn events_section(&self, md: &mut String) {
+        if self.events.is_empty() {
+            return;
+        }
+        let failed = self.events.iter().filter(|e| e.status.as_str().ends_with("_FAILED")).count();
+        let _ = writeln!(md, "### Stack events\n\n{} events, {failed} failed; final status `{}`.\n", self.events.len(), self.status.as_deref().unwrap_or("unknown"));
+        if failed > 0 {
+            md.push_str("<details><summary>Failed events</summary>\n\n| time | logical id | type | status | reason |\n|---|---|---|---|---|\n");
+            for e in self.events.iter().filter(|e| e.status.as_str().ends_with("_FAILED")) {
+                let _ = writeln!(md, "| {} | `{}` | `{}` | {} | {} |", e.time, cell(&e.logical_id), cell(&e.resource_type), e.status.as_str(), cell(&e.reason));
+            }
+            md.push_str("\n</details>\n\n");
+        }
+    }
+}
