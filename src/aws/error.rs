@@ -125,12 +125,11 @@ impl AwsError {
         out.call = Some(call);
         match err {
             SdkError::ServiceError(_) => {
-                let code = err.code().unwrap_or("(no code)").to_string();
-                out.problem = problem_of_code(call, &code);
+                out.problem = problem_of_code(call, err.code().unwrap_or_default());
                 if out.problem == Problem::Other || out.problem == Problem::InvalidRoleRequest {
                     out.detail = err.message().map(str::to_string);
                 }
-                out.code = Some(code);
+                out.code = err.code().map(str::to_string);
             }
             _ => match credentials_error(err) {
                 Some(CredentialsError::CredentialsNotLoaded(_)) => {
