@@ -34,6 +34,17 @@ pub enum DeploymentState {
     Failure,
 }
 
+impl DeploymentState {
+    /// The API's name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
 /// `POST /repos/{owner}/{repo}/deployments/{id}/statuses`.
 #[derive(Debug, Serialize)]
 struct NewStatus<'a> {
@@ -139,8 +150,9 @@ impl DeploymentTracker {
             Ok(_) => true,
             Err(e) => {
                 runner::warning(&format!(
-                    "could not set GitHub deployment {} to {state:?}: {}",
+                    "could not set GitHub deployment {} to {}: {}",
                     self.id,
+                    state.as_str(),
                     client::describe(&e)
                 ));
                 false

@@ -1,0 +1,180 @@
+//! The Deployment record against a loopback wiremock "GitHub": exact paths, methods, bodies and
+//! the auth header; GitHub Enterprise's `/api/v3` prefix; failures that stay warnings.
+
+use ecs_poc_action::github::{DeploymentTracker, GithubSettings, Repository};
+use ecs_poc_action::secret::Secret;
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "ghs_recognisableToken0123";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const RUN_URL: &str = "https://github.com/octo/app/actions/runs/42";
+
+fn settings(api_url: String) -> GithubSettings {
+    ecs_poc_action::install_crypto_provider();
+    GithubSettings {
+        token: Some(Secret::new(TOKEN)),
+        api_url,
+        repository: Some(Repository {
+            owner: "octo".into(),
+            name: "app".into(),
+        }),
+        sha: Some(SHA.into()),
+        run_url: Some(RUN_URL.into()),
+        environment: "production".into(),
+        pull_request: None,
+    }
+}
+
+async fn mount_create(server: &MockServer, prefix: &str) {
+    Mock::given(method("POST"))
+        .and(path(format!("{prefix}/repos/octo/app/deployments")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({
+            "ref": SHA,
+            "environment": "production",
+            "description": "ecs-poc-action: ECS Fargate service",
+            "auto_merge": false,
+            "required_contexts": [],
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 4242, "sha": SHA})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+async fn mount_status(server: &MockServer, prefix: &str, body: serde_json::Value) {
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "{prefix}/repos/octo/app/deployments/4242/statuses"
+        )))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(body))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn in_progress() -> serde_json::Value {
+    json!({"state": "in_progress", "log_url": RUN_URL, "description": "deploying"})
+}
+
+#[tokio::test]
+async fn a_successful_deploy_is_recorded_in_progress_then_success_with_the_url() {
+    let server = MockServer::start().await;
+    mount_create(&server, "").await;
+    mount_status(&server, "", in_progress()).await;
+    mount_status(
+        &server,
+        "",
+        json!({"state": "success", "log_url": RUN_URL,
+               "environment_url": "http://web-123.us-east-1.elb.amazonaws.com", "description": "deployed"}),
+    )
+    .await;
+
+    let tracker = DeploymentTracker::start(&settings(server.uri()))
+        .await
+        .expect("created");
+    assert_eq!(tracker.id(), 4242);
+    tracker
+        .finish_success(Some("http://web-123.us-east-1.elb.amazonaws.com"))
+        .await;
+    server.verify().await;
+    // In order: the deployment, then in_progress, then success.
+    let requests = server.received_requests().await.unwrap_or_default();
+    let states: Vec<String> = requests
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .map(|b| b["state"].as_str().unwrap_or("create").to_string())
+        .collect();
+    assert_eq!(states, ["create", "in_progress", "success"]);
+}
+
+#[tokio::test]
+async fn a_failed_deploy_is_recorded_as_failure_under_the_enterprise_prefix() {
+    let server = MockServer::start().await;
+    mount_create(&server, "/api/v3").await;
+    mount_status(&server, "/api/v3", in_progress()).await;
+    mount_status(
+        &server,
+        "/api/v3",
+        json!({"state": "failure", "log_url": RUN_URL, "description": "the deploy failed"}),
+    )
+    .await;
+    let tracker = DeploymentTracker::start(&settings(format!("{}/api/v3", server.uri())))
+        .await
+        .expect("created");
+    tracker.finish_failure().await;
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_github_error_is_no_deployment_and_no_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"})))
+        .mount(&server)
+        .await;
+    assert!(
+        DeploymentTracker::start(&settings(server.uri()))
+            .await
+            .is_none()
+    );
+    let requests = server.received_requests().await.unwrap_or_default();
+    // octocrab retries a 5xx three times at once; then it is a warning.
+    assert_eq!(requests.len(), 4, "one try and three retries");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.url.path() == "/repos/octo/app/deployments"),
+        "no status after a failed create"
+    );
+}
+
+#[tokio::test]
+async fn a_status_error_after_creation_is_only_a_warning() {
+    let server = MockServer::start().await;
+    mount_create(&server, "").await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octo/app/deployments/4242/statuses"))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_json(json!({"message": "Validation Failed"})),
+        )
+        .mount(&server)
+        .await;
+    let tracker = DeploymentTracker::start(&settings(server.uri()))
+        .await
+        .expect("created");
+    tracker.finish_success(None).await;
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn without_a_usable_token_github_is_never_called() {
+    let server = MockServer::start().await;
+    let no_token = GithubSettings {
+        token: None,
+        ..settings(server.uri())
+    };
+    assert!(DeploymentTracker::start(&no_token).await.is_none());
+    // octocrab would panic building a header from this; it must be refused first.
+    let bad_token = GithubSettings {
+        token: Some(Secret::new("ghs_abc\nX-Evil: 1")),
+        ..settings(server.uri())
+    };
+    assert!(DeploymentTracker::start(&bad_token).await.is_none());
+    let no_sha = GithubSettings {
+        sha: None,
+        ..settings(server.uri())
+    };
+    assert!(DeploymentTracker::start(&no_sha).await.is_none());
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
