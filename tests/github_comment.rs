@@ -1,0 +1,166 @@
+//! The PR plan comment against a loopback wiremock "GitHub": created once, then found by its
+//! marker and edited with PATCH (never a second comment); pages followed; failures are warnings.
+
+use ecs_poc_action::github::{CommentOutcome, GithubSettings, Repository, upsert_plan_comment};
+use ecs_poc_action::secret::Secret;
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "ghs_recognisableToken0123";
+const MARKER: &str = "<!-- ecs-poc-action:plan:web-prod -->";
+const COMMENTS: &str = "/repos/octo/app/issues/7/comments";
+
+fn settings(api_url: String) -> GithubSettings {
+    ecs_poc_action::install_crypto_provider();
+    GithubSettings {
+        token: Some(Secret::new(TOKEN)),
+        api_url,
+        repository: Some(Repository {
+            owner: "octo".into(),
+            name: "app".into(),
+        }),
+        sha: Some("abc".into()),
+        run_url: None,
+        environment: "production".into(),
+        pull_request: Some(7),
+    }
+}
+
+async fn mount_list(server: &MockServer, page: u32, comments: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path(COMMENTS))
+        .and(query_param("per_page", "100"))
+        .and(query_param("page", page.to_string()))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comments))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+async fn mount_no_post(server: &MockServer) {
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn the_plan_is_posted_once_then_updated_in_place() {
+    let server = MockServer::start().await;
+
+    // Run 1: no comment of ours yet (someone else's, and another stack's) → POST.
+    mount_list(
+        &server,
+        1,
+        json!([
+            {"id": 1, "body": "LGTM"},
+            {"id": 2, "body": "<!-- ecs-poc-action:plan:web-staging -->\nother stack"},
+        ]),
+    )
+    .await;
+    let first = format!("{MARKER}\n| Add | LB |");
+    Mock::given(method("POST"))
+        .and(path(COMMENTS))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({"body": first})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 99, "body": first})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = upsert_plan_comment(&settings(server.uri()), "web-prod", "| Add | LB |").await;
+    assert_eq!(outcome, CommentOutcome::Created(99));
+    server.verify().await;
+    server.reset().await;
+
+    // Run 2: GitHub lists what run 1 created → PATCH that comment, no new one.
+    mount_list(
+        &server,
+        1,
+        json!([{"id": 1, "body": "LGTM"}, {"id": 99, "body": first}, {"id": 100, "body": "thanks"}]),
+    )
+    .await;
+    let second = format!("{MARKER}\n| Modify | Service |");
+    Mock::given(method("PATCH"))
+        .and(path("/repos/octo/app/issues/comments/99"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({"body": second})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 99, "body": second})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_no_post(&server).await;
+    let outcome =
+        upsert_plan_comment(&settings(server.uri()), "web-prod", "| Modify | Service |").await;
+    assert_eq!(outcome, CommentOutcome::Updated(99));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn the_marker_is_found_on_a_later_page() {
+    let server = MockServer::start().await;
+    let full_page: Vec<_> = (1..=100)
+        .map(|i| json!({"id": i, "body": "chatter"}))
+        .collect();
+    mount_list(&server, 1, json!(full_page)).await;
+    mount_list(
+        &server,
+        2,
+        json!([{"id": 555, "body": format!("{MARKER}\nold")}]),
+    )
+    .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/octo/app/issues/comments/555"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 555})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_no_post(&server).await;
+    let outcome = upsert_plan_comment(&settings(server.uri()), "web-prod", "new").await;
+    assert_eq!(outcome, CommentOutcome::Updated(555));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_github_error_is_a_warning_and_no_comment() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(COMMENTS))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"})))
+        .mount(&server)
+        .await;
+    mount_no_post(&server).await;
+    let outcome = upsert_plan_comment(&settings(server.uri()), "web-prod", "plan").await;
+    assert_eq!(outcome, CommentOutcome::Failed);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn no_pull_request_or_no_token_calls_nothing() {
+    let server = MockServer::start().await;
+    let not_a_pr = GithubSettings {
+        pull_request: None,
+        ..settings(server.uri())
+    };
+    assert_eq!(
+        upsert_plan_comment(&not_a_pr, "web-prod", "plan").await,
+        CommentOutcome::Skipped
+    );
+    let no_token = GithubSettings {
+        token: None,
+        ..settings(server.uri())
+    };
+    assert_eq!(
+        upsert_plan_comment(&no_token, "web-prod", "plan").await,
+        CommentOutcome::Skipped
+    );
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
