@@ -123,7 +123,8 @@ fn task_uri(base: &str) -> Result<Uri, String> {
 /// Package version plus the commit: baked in at build time (`GIT_SHA=… cargo build`), else taken
 /// from the runtime environment, else `dev`.
 fn version(runtime_sha: Option<&str>) -> String {
-    let sha = option_env!("GIT_SHA").or(runtime_sha).unwrap_or("dev");
+    let baked = option_env!("GIT_SHA").filter(|sha| !sha.is_empty());
+    let sha = baked.or(runtime_sha).unwrap_or("dev");
     format!("{} ({sha})", env!("CARGO_PKG_VERSION"))
 }
 
@@ -174,7 +175,7 @@ mod tests {
 
     #[test]
     fn runtime_sha_is_used_when_none_was_baked_in() {
-        if option_env!("GIT_SHA").is_none() {
+        if option_env!("GIT_SHA").is_none_or(str::is_empty) {
             assert_eq!(
                 version(Some("abc123")),
                 format!("{} (abc123)", env!("CARGO_PKG_VERSION"))

@@ -42,7 +42,10 @@ pub fn parse_ms(raw: Option<&str>) -> Result<Duration, BadMs> {
     Ok(Duration::from_millis(ms))
 }
 
-/// Busy-loops on the calling thread until `duration` has passed: call it from `spawn_blocking`.
+/// Busy-loops on the calling thread until `duration` of wall-clock time has passed: call it from
+/// `spawn_blocking`. Wall clock, not CPU time: with more concurrent burns than vCPUs they share
+/// the CPU, so the task's CPU sits at 100% while any burn runs and each request still returns
+/// after about `duration`.
 pub fn burn(duration: Duration) {
     let deadline = Instant::now() + duration;
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -98,7 +98,7 @@ async fn burn_cpu(Query(query): Query<LoadQuery>) -> Response {
     };
     // On the blocking pool: a busy loop on a runtime worker would stall every other request.
     match tokio::task::spawn_blocking(move || load::burn(duration)).await {
-        Ok(()) => format!("burned {} ms of CPU\n", duration.as_millis()).into_response(),
+        Ok(()) => format!("busy-looped for {} ms\n", duration.as_millis()).into_response(),
         Err(err) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("burn failed: {err}\n"),

@@ -33,7 +33,7 @@ async fn sigterm_lets_the_in_flight_request_finish_then_exits_0() {
         .unwrap()
         .expect("in-flight request completed");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text().await.unwrap(), "burned 800 ms of CPU\n");
+    assert_eq!(response.text().await.unwrap(), "busy-looped for 800 ms\n");
 
     let status = server
         .wait_exit(Duration::from_secs(6))
