@@ -51,16 +51,27 @@ pub async fn wait_settled(
                         .cloned()
                         .unwrap_or(StackStatus::from("UNKNOWN"));
                     last_status = status.as_str().to_string();
-                    // Events after the status: when the status is final, so are its events.
+                    let settled = stack_phase(&status) != Phase::InProgress;
+                    // Events after the status: when the status is final, so are its events, and a
+                    // throttled read of them is retried rather than losing the root cause.
                     if let Some(ev) = events.as_deref_mut() {
-                        match ev.poll(cfn).await {
-                            Ok(_) | Err(PollError::Throttled) => {}
-                            Err(PollError::Other(e)) => {
-                                runner::warning(&format!("reading stack events: {e:#}"))
+                        let tries = if settled { 5 } else { 1 };
+                        for _ in 0..tries {
+                            match ev.poll(cfn).await {
+                                Ok(_) => break,
+                                Err(PollError::Throttled) => {
+                                    if !settled || !backoff.sleep(w.deadline).await {
+                                        break;
+                                    }
+                                }
+                                Err(PollError::Other(e)) => {
+                                    runner::warning(&format!("reading stack events: {e:#}"));
+                                    break;
+                                }
                             }
                         }
                     }
-                    if stack_phase(&status) != Phase::InProgress {
+                    if settled {
                         return Ok(Settled::Stack(Box::new(stack.clone())));
                     }
                 }
