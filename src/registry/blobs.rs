@@ -37,15 +37,25 @@ impl Registry {
                 return Ok(None);
             }
             let resp = self.check(resp, &Method::HEAD, &[StatusCode::OK]).await?;
-            Ok(Some(resp.content_length().unwrap_or(0)))
+            // The header, not `content_length()`: a HEAD response has an empty body, and the
+            // client reports the body's length.
+            let size = resp
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            Ok(Some(size))
         })
         .await
         .with_context(|| format!("checking whether {repo} has blob {digest}"))
     }
 
     /// `POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from>`: 201 → mounted (`true`);
-    /// 202 → the registry could not mount and opened an upload session instead, which is
-    /// cancelled (`false`; the caller uploads).
+    /// 202 → the registry could not mount and opened an upload session instead (`false`). That
+    /// session is kept for the `upload_blob` of the same blob that follows, so a failed mount
+    /// costs no extra round trip (cancelling it would need the `delete` action, which Docker Hub
+    /// tokens do not carry).
     pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<bool> {
         let from_path = self.repo_path(from);
         let scopes = Scopes::one(Scope::push(&self.repo_path(repo))).with(Scope::pull(&from_path));
@@ -74,18 +84,10 @@ impl Registry {
                 verify_digest_header(&resp, digest, "mounted blob")?;
                 return Ok(true);
             }
-            // Best effort: an abandoned session is purged by the registry anyway, so a failed
-            // cancel must not fail the push.
             if let Ok(session) = location(&resp, &url) {
-                let _ = self
-                    .send(
-                        &scopes,
-                        Method::DELETE,
-                        session,
-                        HeaderMap::new(),
-                        Body::Empty,
-                    )
-                    .await;
+                self.inner
+                    .sessions
+                    .put(self.repo_path(repo), digest.clone(), session);
             }
             Ok(false)
         })
@@ -103,6 +105,16 @@ impl Registry {
     ) -> Result<()> {
         let scopes = Scopes::one(Scope::push(&self.repo_path(repo)));
         let digest = desc.digest();
+        // A session left open by a failed mount goes first; if it has gone stale, the normal
+        // attempts below start fresh ones.
+        if let Some(session) = self.inner.sessions.take(&self.repo_path(repo), digest)
+            && self
+                .put_whole(&scopes, session, digest, desc.size(), body)
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
         self.retrying(|| async {
             let session = self.start_upload(repo, &scopes).await?;
             self.put_whole(&scopes, session, digest, desc.size(), body)

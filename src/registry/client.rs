@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use oci_spec::image::Digest;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
@@ -122,6 +123,26 @@ pub(crate) struct Inner {
     pub(crate) auth: Auth,
     pub(crate) counters: Counters,
     pub(crate) retry: RetryPolicy,
+    pub(crate) sessions: Sessions,
+}
+
+/// Upload sessions a registry opened in answer to a mount it could not do, by (repository,
+/// digest): the next upload of that blob uses it instead of opening another.
+#[derive(Default)]
+pub(crate) struct Sessions(std::sync::Mutex<std::collections::HashMap<(String, Digest), Url>>);
+
+impl Sessions {
+    pub(crate) fn put(&self, repo: String, digest: Digest, session: Url) {
+        self.lock().insert((repo, digest), session);
+    }
+
+    pub(crate) fn take(&self, repo: &str, digest: &Digest) -> Option<Url> {
+        self.lock().remove(&(repo.to_owned(), digest.clone()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, Digest), Url>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A request body: replayable ones are re-sent after a 401 with a fresh token; a stream is
@@ -173,6 +194,7 @@ impl Registry {
                 http,
                 counters: Counters::default(),
                 retry,
+                sessions: Sessions::default(),
             }),
         })
     }
