@@ -55,7 +55,10 @@ async fn token_endpoint() -> MockServer {
         .and(path("/idtoken"))
         .and(query_param("api-version", "2.0"))
         .and(query_param("audience", "sts.amazonaws.com"))
-        .and(header("authorization", format!("Bearer {RUNNER_BEARER}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {RUNNER_BEARER}").as_str(),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": JWT})))
         .expect(1)
         .mount(&server)
@@ -110,11 +113,18 @@ async fn chained_role_is_assumed_with_the_input_keys() {
 
 #[tokio::test]
 async fn static_keys_are_used_as_given() {
-    let settings = AwsSettings { static_keys: Some(moto_keys()), ..settings() };
+    let settings = AwsSettings {
+        static_keys: Some(moto_keys()),
+        ..settings()
+    };
     let connected = aws::connect(&settings).await.expect("static connect");
     assert_eq!(connected.source, CredentialSource::Inputs);
     assert_eq!(connected.identity.account, "123456789012");
-    assert!(!connected.identity.arn.contains("assumed-role"), "{}", connected.identity.arn);
+    assert!(
+        !connected.identity.arn.contains("assumed-role"),
+        "{}",
+        connected.identity.arn
+    );
 }
 
 #[tokio::test]
@@ -126,20 +136,34 @@ async fn accounts_outside_allowed_account_ids_are_refused() {
     };
     aws::connect(&allowed).await.expect("listed account");
 
-    let refused = AwsSettings { allowed_account_ids: vec!["999999999999".into()], ..allowed };
+    let refused = AwsSettings {
+        allowed_account_ids: vec!["999999999999".into()],
+        ..allowed
+    };
     let err = aws::connect(&refused).await.expect_err("unlisted account");
     assert_eq!(err.problem, Problem::AccountNotAllowed);
     let text = err.to_string();
     assert!(text.contains("`allowed-account-ids`"), "{text}");
-    assert!(!text.contains("123456789012"), "the masked account leaked: {text}");
+    assert!(
+        !text.contains("123456789012"),
+        "the masked account leaked: {text}"
+    );
 }
 
 #[tokio::test]
 async fn role_without_keys_outside_an_id_token_job_says_what_to_add() {
-    let settings = AwsSettings { role: Some(role("none")), ..settings() };
-    let err = aws::connect(&settings).await.expect_err("no OIDC variables");
+    let settings = AwsSettings {
+        role: Some(role("none")),
+        ..settings()
+    };
+    let err = aws::connect(&settings)
+        .await
+        .expect_err("no OIDC variables");
     assert_eq!(err.problem, Problem::OidcNotAvailable);
-    assert!(err.to_string().contains("permissions: id-token: write"), "{err}");
+    assert!(
+        err.to_string().contains("permissions: id-token: write"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -178,8 +202,14 @@ async fn a_refusing_token_endpoint_fails_at_once_without_leaking_secrets() {
         .expect_err("403 is final");
     assert_eq!(err.problem, Problem::OidcRequestFailed);
     let text = format!("{err} {err:?}");
-    assert!(text.contains("403") && text.contains("id-token: write"), "{text}");
-    assert!(!text.contains(JWT) && !text.contains(RUNNER_BEARER), "secret leaked: {text}");
+    assert!(
+        text.contains("403") && text.contains("id-token: write"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(JWT) && !text.contains(RUNNER_BEARER),
+        "secret leaked: {text}"
+    );
     server.verify().await;
 }
 
@@ -187,7 +217,9 @@ async fn a_refusing_token_endpoint_fails_at_once_without_leaking_secrets() {
 async fn a_token_answer_without_a_value_is_an_error_that_quotes_nothing() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{{\"token\": \"{JWT}\"}}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(format!("{{\"token\": \"{JWT}\"}}")),
+        )
         .mount(&server)
         .await;
     let err = aws::oidc::fetch_id_token(&oidc_request(&server), "sts.amazonaws.com")
