@@ -235,7 +235,7 @@ pub async fn push(
     }
 
     verify_sources(&blobs).await?;
-    upload(registry, repo, &mut blobs, opts.compression, jobs).await?;
+    upload(registry, repo, &mut blobs, jobs).await?;
 
     // Final descriptors, manifests by digest, the index, then tags.
     let layer_desc = |slot: Slot| -> Result<Descriptor> {
@@ -306,10 +306,10 @@ pub async fn push(
     let mut seen = std::collections::HashSet::new();
     let mut total_size = 0u64;
     for (config, layer_slots) in &slots {
-        if let Slot::Known(c) = config {
-            if seen.insert(blobs.known[*c].desc.digest().clone()) {
-                total_size += blobs.known[*c].desc.size();
-            }
+        if let Slot::Known(c) = config
+            && seen.insert(blobs.known[*c].desc.digest().clone())
+        {
+            total_size += blobs.known[*c].desc.size();
         }
         for slot in layer_slots {
             let desc = layer_desc(*slot)?;
@@ -466,48 +466,45 @@ async fn verify_sources(blobs: &Blobs) -> Result<()> {
 
 enum Done {
     Known(usize, f64),
-    Compress(usize, Descriptor, f64),
+    Compress(usize, Box<Descriptor>, f64),
 }
 
 /// Uploads what is missing: stored blobs with their digest known (monolithic PUT), layers to
 /// compress streamed (PATCH, digest computed on the way). Bounded by `jobs`.
-async fn upload(
-    registry: &Registry,
-    repo: &str,
-    blobs: &mut Blobs,
-    _compression: Compression,
-    jobs: usize,
-) -> Result<()> {
+async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: usize) -> Result<()> {
+    #[derive(Clone, Copy)]
     enum Job {
-        Known(usize, Descriptor, BlobSource, bool),
-        Compress(usize, Compress),
+        Known(usize),
+        Compress(usize),
     }
-    let mut work = Vec::new();
-    for (i, k) in blobs.known.iter().enumerate() {
-        if let (State::Missing, Some(source)) = (k.state, &k.source) {
-            work.push(Job::Known(i, k.desc.clone(), source.clone(), k.is_layer));
-        }
-    }
-    for (c, job) in blobs.compress.iter().enumerate() {
-        work.push(Job::Compress(c, job.job.clone()));
-    }
+    let view = &*blobs;
+    let mut work: Vec<Job> = (0..view.known.len())
+        .filter(|&i| view.known[i].state == State::Missing && view.known[i].source.is_some())
+        .map(Job::Known)
+        .chain((0..view.compress.len()).map(Job::Compress))
+        .collect();
     // Largest first: the long transfers start at once and the small ones fill the gaps.
     work.sort_by_key(|j| {
-        std::cmp::Reverse(match j {
-            Job::Known(_, d, ..) => d.size(),
-            Job::Compress(_, c) => c.source.len(),
+        std::cmp::Reverse(match *j {
+            Job::Known(i) => view.known[i].desc.size(),
+            Job::Compress(c) => view.compress[c].job.source.len(),
         })
     });
     let done: Vec<Done> = stream::iter(work)
         .map(|job| async move {
             let t = Instant::now();
             match job {
-                Job::Known(i, desc, source, is_layer) => {
+                Job::Known(i) => {
+                    let k = &view.known[i];
+                    let (desc, is_layer) = (&k.desc, k.is_layer);
+                    let Some(source) = k.source.clone() else {
+                        bail!("internal: blob {} has no source", desc.digest());
+                    };
                     let body = StoredBody {
                         source,
                         digest: desc.digest().clone(),
                     };
-                    registry.upload_blob(repo, &desc, &body).await?;
+                    registry.upload_blob(repo, desc, &body).await?;
                     let seconds = t.elapsed().as_secs_f64();
                     if is_layer {
                         let r = LayerResult {
@@ -520,7 +517,8 @@ async fn upload(
                     }
                     Ok::<_, anyhow::Error>(Done::Known(i, seconds))
                 }
-                Job::Compress(c, job) => {
+                Job::Compress(c) => {
+                    let job = &view.compress[c].job;
                     let body = CompressedBody {
                         source: job.source.clone(),
                         diff_id: job.diff_id.clone(),
@@ -545,7 +543,7 @@ async fn upload(
                         seconds,
                     };
                     runner::info(&report::layer_line(&r));
-                    Ok(Done::Compress(c, desc, seconds))
+                    Ok(Done::Compress(c, Box::new(desc), seconds))
                 }
             }
         })
@@ -558,7 +556,7 @@ async fn upload(
                 blobs.known[i].state = State::Pushed;
                 blobs.known[i].seconds = s;
             }
-            Done::Compress(c, desc, s) => blobs.compress[c].result = Some((desc, s)),
+            Done::Compress(c, desc, s) => blobs.compress[c].result = Some((*desc, s)),
         }
     }
     Ok(())

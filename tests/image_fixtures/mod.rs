@@ -17,7 +17,9 @@ use sha2::{Digest as _, Sha256};
 use crate::common::stand_in;
 
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -35,19 +37,31 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub fn random_bytes(len: usize) -> Vec<u8> {
     use std::io::Read;
     let mut buf = vec![0u8; len];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut buf).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
     buf
 }
 
 /// Compressible, text-like bytes.
 pub fn text_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let words = ["registry", "layer", "manifest", "digest", "fargate", "cluster", "service", "task", "image", "push"];
+    let words = [
+        "registry", "layer", "manifest", "digest", "fargate", "cluster", "service", "task",
+        "image", "push",
+    ];
     let mut out = Vec::with_capacity(len + 16);
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     while out.len() < len {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         out.extend_from_slice(words[(x >> 33) as usize % words.len()].as_bytes());
-        out.push(if (x >> 20) % 11 == 0 { b'\n' } else { b' ' });
+        out.push(if (x >> 20).is_multiple_of(11) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     out.truncate(len);
     out
@@ -57,22 +71,38 @@ pub fn text_bytes(len: usize, seed: u64) -> Vec<u8> {
 pub fn umoci_layout(dir: &Path, tag: &str, files: &[(&str, Vec<u8>)], arch: &str) -> PathBuf {
     let layout = dir.join("layout");
     if !layout.exists() {
-        run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+        run(Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout));
     }
     let image = format!("{}:{tag}", layout.display());
     run(Command::new("umoci").args(["new", "--image", &image]));
     for (name, data) in files {
         let src = dir.join(format!("src-{tag}-{}", name.replace('/', "_")));
         std::fs::write(&src, data).unwrap();
-        run(Command::new("umoci").args(["insert", "--image", &image]).arg(&src).arg(format!("/{name}")));
+        run(Command::new("umoci")
+            .args(["insert", "--image", &image])
+            .arg(&src)
+            .arg(format!("/{name}")));
     }
-    run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "/bin/app", "--architecture", arch]));
+    run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--config.cmd",
+        "/bin/app",
+        "--architecture",
+        arch,
+    ]));
     layout
 }
 
 /// Copies an image between transports with skopeo (local to local).
 pub fn skopeo_copy(src: &str, dst: &str, extra: &[&str]) {
-    run(Command::new("skopeo").args(["copy", "--quiet"]).args(extra).args([src, dst]));
+    run(Command::new("skopeo")
+        .args(["copy", "--quiet"])
+        .args(extra)
+        .args([src, dst]));
 }
 
 /// The registry client for the harness's token-auth registry, as testuser.
@@ -88,7 +118,11 @@ pub fn registry() -> Registry {
 
 /// A repository name no other test (or earlier run) uses.
 pub fn unique_repo(prefix: &str) -> String {
-    format!("it/{prefix}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "it/{prefix}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 pub fn opts() -> PushOptions {
@@ -100,13 +134,25 @@ pub fn opts() -> PushOptions {
 /// each config, each layer, and that every blob file hashes to its name. Returns the manifests.
 pub fn pull_and_verify(report: &PushReport, repo: &str, out: &Path) -> Vec<Value> {
     let reg = stand_in("ECS_TEST_REGISTRY");
-    let creds = format!("{}:{}", stand_in("ECS_TEST_REGISTRY_USERNAME"), stand_in("ECS_TEST_REGISTRY_PASSWORD"));
+    let creds = format!(
+        "{}:{}",
+        stand_in("ECS_TEST_REGISTRY_USERNAME"),
+        stand_in("ECS_TEST_REGISTRY_PASSWORD")
+    );
     let src = format!("docker://{reg}/{repo}@{}", report.digest);
     let dst = format!("dir:{}", out.display());
-    skopeo_copy(&src, &dst, &["--all", "--src-tls-verify=false", "--src-creds", &creds]);
+    skopeo_copy(
+        &src,
+        &dst,
+        &["--all", "--src-tls-verify=false", "--src-creds", &creds],
+    );
 
     let top = std::fs::read(out.join("manifest.json")).unwrap();
-    assert_eq!(format!("sha256:{}", sha256_hex(&top)), report.digest.to_string(), "top manifest digest");
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(&top)),
+        report.digest.to_string(),
+        "top manifest digest"
+    );
     let top: Value = serde_json::from_slice(&top).unwrap();
     let mut manifests = Vec::new();
     if let Some(children) = top.get("manifests").and_then(Value::as_array) {
@@ -126,7 +172,10 @@ pub fn pull_and_verify(report: &PushReport, repo: &str, out: &Path) -> Vec<Value
         check_blob_file(out, config);
         for layer in m["layers"].as_array().unwrap() {
             let digest = layer["digest"].as_str().unwrap();
-            assert!(reported.contains(&digest.to_string()), "layer {digest} not in the report {reported:?}");
+            assert!(
+                reported.contains(&digest.to_string()),
+                "layer {digest} not in the report {reported:?}"
+            );
             let size = check_blob_file(out, digest);
             assert_eq!(Some(size), layer["size"].as_u64(), "layer {digest} size");
         }
@@ -136,14 +185,19 @@ pub fn pull_and_verify(report: &PushReport, repo: &str, out: &Path) -> Vec<Value
 
 fn check_blob_file(dir: &Path, digest: &str) -> u64 {
     let hex = digest.strip_prefix("sha256:").unwrap();
-    let bytes = std::fs::read(dir.join(hex)).unwrap_or_else(|e| panic!("blob {digest} not copied back: {e}"));
+    let bytes = std::fs::read(dir.join(hex))
+        .unwrap_or_else(|e| panic!("blob {digest} not copied back: {e}"));
     assert_eq!(sha256_hex(&bytes), hex, "blob {digest} content");
     bytes.len() as u64
 }
 
 pub fn assert_all(report: &PushReport, outcome: LayerOutcome) {
     for l in &report.layers {
-        assert_eq!(l.outcome, outcome, "layer {} in {:?}", l.digest, report.layers);
+        assert_eq!(
+            l.outcome, outcome,
+            "layer {} in {:?}",
+            l.digest, report.layers
+        );
     }
 }
 
@@ -182,8 +236,16 @@ pub struct DockerOciTar {
 
 pub fn docker25_save(layers: &[Vec<u8>]) -> DockerOciTar {
     let mut entries = Vec::new();
-    let blob = |data: &[u8]| (format!("blobs/sha256/{}", sha256_hex(data)), format!("sha256:{}", sha256_hex(data)));
-    let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect();
+    let blob = |data: &[u8]| {
+        (
+            format!("blobs/sha256/{}", sha256_hex(data)),
+            format!("sha256:{}", sha256_hex(data)),
+        )
+    };
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
     let config = serde_json::to_vec(&json!({
         "architecture": "amd64", "os": "linux",
         "config": { "Cmd": ["/app"] },
@@ -227,15 +289,24 @@ pub fn docker25_save(layers: &[Vec<u8>]) -> DockerOciTar {
     entries.push((manifest_path, manifest));
     entries.push(("index.json".into(), index));
     entries.push(("manifest.json".into(), legacy));
-    entries.push(("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
+    entries.push((
+        "oci-layout".into(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    ));
     entries.retain(|(n, _)| !n.ends_with('/'));
-    DockerOciTar { entries, manifest_digest, config_digest, diff_ids }
+    DockerOciTar {
+        entries,
+        manifest_digest,
+        config_digest,
+        diff_ids,
+    }
 }
 
 /// Turns a layout holding `tag_a` and `tag_b` (one platform each) into a layout whose
 /// `index.json` names one OCI image index of both, with their platforms.
 pub fn make_index(layout: &Path, tag_a: &str, tag_b: &str) -> String {
-    let top: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let find = |tag: &str| -> Value {
         top["manifests"]
             .as_array()

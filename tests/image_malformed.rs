@@ -1,0 +1,286 @@
+//! Malformed image input gets a clear error and pushes nothing.
+
+mod common;
+mod image_fixtures;
+
+use std::path::{Path, PathBuf};
+
+use ecs_poc_action::image::{load_archive, push};
+use ecs_poc_action::registry::{Credentials, Registry, RegistryAddress};
+use ecs_poc_action::secret::Secret;
+use image_fixtures::*;
+use serde_json::Value;
+
+fn layers() -> Vec<Vec<u8>> {
+    vec![
+        layer_tar("app", &random_bytes(40_000)),
+        layer_tar("conf", &text_bytes(30_000, 1)),
+    ]
+}
+
+fn save(dir: &Path, name: &str, entries: &[(String, Vec<u8>)]) -> PathBuf {
+    let path = dir.join(name);
+    write_tar(&path, entries);
+    path
+}
+
+fn load_err(path: &Path) -> String {
+    match load_archive(path) {
+        Ok(_) => panic!("{} loaded although malformed", path.display()),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+fn replace(entries: &mut [(String, Vec<u8>)], name: &str, data: Vec<u8>) {
+    let e = entries
+        .iter_mut()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name}"));
+    e.1 = data;
+}
+
+fn manifest_path(saved: &DockerOciTar) -> String {
+    format!(
+        "blobs/sha256/{}",
+        saved.manifest_digest.strip_prefix("sha256:").unwrap()
+    )
+}
+
+#[test]
+fn a_valid_archive_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let image = load_archive(&save(tmp.path(), "ok.tar", &saved.entries)).unwrap();
+    assert_eq!(image.images[0].layers.len(), 2);
+}
+
+#[test]
+fn a_truncated_archive_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = save(tmp.path(), "full.tar", &docker25_save(&layers()).entries);
+    let bytes = std::fs::read(&full).unwrap();
+    for cut in [bytes.len() / 3, bytes.len() / 2 + 100, 700] {
+        let path = tmp.path().join(format!("cut-{cut}.tar"));
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = load_err(&path);
+        assert!(err.contains("loading image archive"), "{err}");
+        assert!(
+            err.contains("truncated") || err.contains("missing") || err.contains("tar"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_entry_escaping_the_archive_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut entries = docker25_save(&layers()).entries;
+    entries.push(("zz/evil.txt".into(), b"x".to_vec()));
+    let path = save(tmp.path(), "evil.tar", &entries);
+    // The tar crate refuses to write `..`; patch the last entry's name in place.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(11).position(|w| w == b"zz/evil.txt").unwrap();
+    bytes[at..at + 11].copy_from_slice(b"../evil.txt");
+    let header = at - at % 512;
+    let mut h = tar::Header::new_old();
+    h.as_mut_bytes()
+        .copy_from_slice(&bytes[header..header + 512]);
+    h.set_cksum();
+    bytes[header..header + 512].copy_from_slice(h.as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let err = load_err(&path);
+    assert!(err.contains("escapes the archive"), "{err}");
+}
+
+#[test]
+fn a_missing_blob_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let missing = format!(
+        "blobs/sha256/{}",
+        saved.diff_ids[1].strip_prefix("sha256:").unwrap()
+    );
+    let entries: Vec<_> = saved
+        .entries
+        .iter()
+        .filter(|(n, _)| *n != missing)
+        .cloned()
+        .collect();
+    let err = load_err(&save(tmp.path(), "missing.tar", &entries));
+    assert!(
+        err.contains("is missing") && err.contains(&saved.diff_ids[1]),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_manifest_not_matching_its_digest_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let mut entries = saved.entries.clone();
+    let path = manifest_path(&saved);
+    let mut m = entries.iter().find(|(n, _)| *n == path).unwrap().1.clone();
+    let pos = m.iter().position(|&b| b == b'2').unwrap(); // schemaVersion 2 → 3, same size
+    m[pos] = b'3';
+    replace(&mut entries, &path, m);
+    let err = load_err(&save(tmp.path(), "tampered.tar", &entries));
+    assert!(err.contains("does not match the declared"), "{err}");
+}
+
+#[test]
+fn a_manifest_over_4_mib_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let mut entries = saved.entries.clone();
+    let path = manifest_path(&saved);
+    let mut m = entries.iter().find(|(n, _)| *n == path).unwrap().1.clone();
+    m.extend(std::iter::repeat_n(b' ', 4 << 20));
+    let hex = sha256_hex(&m);
+    entries.retain(|(n, _)| *n != path);
+    entries.push((format!("blobs/sha256/{hex}"), m.clone()));
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{hex}"), "size": m.len()}]});
+    replace(
+        &mut entries,
+        "index.json",
+        serde_json::to_vec(&index).unwrap(),
+    );
+    let err = load_err(&save(tmp.path(), "huge.tar", &entries));
+    assert!(err.contains("exceeds the 4194304-byte limit"), "{err}");
+}
+
+#[test]
+fn an_unknown_layer_media_type_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let mut entries = saved.entries.clone();
+    let path = manifest_path(&saved);
+    let mut m: Value =
+        serde_json::from_slice(&entries.iter().find(|(n, _)| *n == path).unwrap().1).unwrap();
+    m["layers"][0]["mediaType"] = "application/x-mystery".into();
+    let m = serde_json::to_vec(&m).unwrap();
+    let hex = sha256_hex(&m);
+    entries.retain(|(n, _)| *n != path);
+    entries.push((format!("blobs/sha256/{hex}"), m.clone()));
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{hex}"), "size": m.len()}]});
+    replace(
+        &mut entries,
+        "index.json",
+        serde_json::to_vec(&index).unwrap(),
+    );
+    let err = load_err(&save(tmp.path(), "mystery.tar", &entries));
+    assert!(
+        err.contains("unknown layer media type application/x-mystery"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_gzipped_archive_and_garbage_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gz = tmp.path().join("image.tar.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+    assert!(load_err(&gz).contains("gzip-compressed"));
+    let junk = tmp.path().join("junk.tar");
+    std::fs::write(&junk, random_bytes(3000)).unwrap();
+    load_err(&junk);
+    let empty_dir = tempfile::tempdir().unwrap();
+    assert!(load_err(empty_dir.path()).contains("neither an OCI layout"));
+}
+
+/// A layer whose content no longer matches its digest (same size, so loading cannot tell) fails
+/// the push before the first upload: no blob and no manifest reach the registry.
+#[tokio::test]
+async fn a_layer_not_matching_its_digest_pushes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = docker25_save(&layers());
+    let mut entries = saved.entries.clone();
+    let victim = format!(
+        "blobs/sha256/{}",
+        saved.diff_ids[0].strip_prefix("sha256:").unwrap()
+    );
+    let mut data = entries
+        .iter()
+        .find(|(n, _)| *n == victim)
+        .unwrap()
+        .1
+        .clone();
+    data[600] ^= 0xff;
+    replace(&mut entries, &victim, data);
+    let image = load_archive(&save(tmp.path(), "corrupt.tar", &entries)).unwrap();
+
+    let registry = registry();
+    let repo = unique_repo("corrupt");
+    let err = format!(
+        "{:#}",
+        push(&registry, &repo, &image, &["v1".into()], &opts())
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("nothing was pushed") && err.contains(&saved.diff_ids[0]),
+        "{err}"
+    );
+    assert_eq!(registry.stats().blob_bytes_uploaded, 0);
+    assert!(registry.get_manifest(&repo, "v1").await.unwrap().is_none());
+    for d in [&saved.config_digest, &saved.diff_ids[1]] {
+        assert!(
+            registry
+                .blob_exists(&repo, &d.parse().unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "{d} was uploaded"
+        );
+    }
+}
+
+/// Wrong password: one clear error before anything is uploaded.
+#[tokio::test]
+async fn a_wrong_password_fails_before_any_upload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = load_archive(&save(
+        tmp.path(),
+        "ok.tar",
+        &docker25_save(&layers()).entries,
+    ))
+    .unwrap();
+    ecs_poc_action::install_crypto_provider();
+    let bad = Registry::new(
+        RegistryAddress::parse(&common::stand_in("ECS_TEST_REGISTRY")).unwrap(),
+        Some(Credentials {
+            username: common::stand_in("ECS_TEST_REGISTRY_USERNAME"),
+            password: Secret::new("wrong"),
+        }),
+    )
+    .unwrap();
+    let repo = unique_repo("badpass");
+    let err = push(&bad, &repo, &image, &["v1".into()], &opts())
+        .await
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(!text.contains(&common::stand_in("ECS_TEST_REGISTRY_PASSWORD")));
+    assert!(
+        text.to_lowercase().contains("credential") || text.contains("401"),
+        "{text}"
+    );
+    let stats = bad.stats();
+    assert_eq!(
+        (
+            stats.post,
+            stats.put,
+            stats.patch,
+            stats.blob_bytes_uploaded
+        ),
+        (0, 0, 0, 0),
+        "{stats:?}"
+    );
+    assert!(
+        registry()
+            .get_manifest(&repo, "v1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
