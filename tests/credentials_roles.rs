@@ -229,3 +229,37 @@ async fn a_token_answer_without_a_value_is_an_error_that_quotes_nothing() {
     assert!(text.contains("\"value\""), "{text}");
     assert!(!text.contains(JWT), "secret leaked: {text}");
 }
+
+#[tokio::test]
+async fn expiring_role_credentials_are_renewed_with_a_fresh_oidc_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/idtoken"))
+        .and(query_param("audience", "sts.amazonaws.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": JWT})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    // Credentials living 5 s are inside the SDK cache's refresh window at once, so the next
+    // call must assume the role again rather than sign with dying keys.
+    let settings = AwsSettings {
+        role: Some(RoleSettings {
+            duration_seconds: 5,
+            ..role("renewed")
+        }),
+        oidc: Some(oidc_request(&server)),
+        ..settings()
+    };
+    let connected = aws::connect(&settings).await.expect("OIDC connect");
+    let sts = aws_sdk_sts::Client::new(&connected.sdk_config);
+    let again = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("call after renewal");
+    assert_eq!(
+        again.arn(),
+        Some("arn:aws:sts::123456789012:assumed-role/gha-deployer/renewed")
+    );
+    server.verify().await;
+}

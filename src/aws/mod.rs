@@ -8,6 +8,7 @@
 pub mod error;
 pub mod identity;
 pub mod oidc;
+pub mod refresh;
 pub mod role;
 pub mod settings;
 
@@ -19,6 +20,7 @@ pub use identity::Identity;
 pub use settings::{AwsSettings, OidcRequest, RoleSettings, StaticKeys, github_session_tags};
 
 use crate::runner;
+use refresh::{RefreshingRole, RoleAssumer, RoleRoute};
 
 /// A verified AWS connection.
 #[derive(Debug, Clone)]
@@ -74,32 +76,39 @@ async fn credentials(settings: &AwsSettings) -> Result<(SdkConfig, CredentialSou
                 .credentials_provider(static_credentials(keys))
                 .load()
                 .await;
-            let assumed = role::assume_role(&aws_sdk_sts::Client::new(&base), role).await?;
+            let assumer = RoleAssumer {
+                sts: aws_sdk_sts::Client::new(&base),
+                role: role.clone(),
+                route: RoleRoute::Chained,
+            };
             Ok((
-                with_credentials(settings, assumed).await,
+                assumed(settings, assumer).await?,
                 CredentialSource::ChainedRole,
             ))
         }
         (None, Some(role)) => {
-            let request = settings.oidc.as_ref().ok_or_else(|| {
+            let request = settings.oidc.clone().ok_or_else(|| {
                 AwsError::new(Problem::OidcNotAvailable, CredentialSource::Oidc)
                     .role(Some(&role.arn))
             })?;
-            let token = oidc::fetch_id_token(request, &role.audience).await?;
             // AssumeRoleWithWebIdentity is unsigned: no ambient credentials are looked up.
             let unsigned = loader(settings).no_credentials().load().await;
-            let assumed = role::assume_role_with_web_identity(
-                &aws_sdk_sts::Client::new(&unsigned),
-                role,
-                &token,
-            )
-            .await?;
-            Ok((
-                with_credentials(settings, assumed).await,
-                CredentialSource::Oidc,
-            ))
+            let assumer = RoleAssumer {
+                sts: aws_sdk_sts::Client::new(&unsigned),
+                role: role.clone(),
+                route: RoleRoute::Oidc(request),
+            };
+            Ok((assumed(settings, assumer).await?, CredentialSource::Oidc))
         }
     }
+}
+
+/// Assumes the role now (so a refusal is reported here, classified), and configures the SDK
+/// to assume it again before the credentials expire.
+async fn assumed(settings: &AwsSettings, assumer: RoleAssumer) -> Result<SdkConfig, AwsError> {
+    let first = assumer.assume().await?;
+    let provider = RefreshingRole::new(assumer, first);
+    Ok(loader(settings).credentials_provider(provider).load().await)
 }
 
 /// Region and emulator endpoint, shared by every configuration built here.
@@ -110,13 +119,6 @@ fn loader(settings: &AwsSettings) -> ConfigLoader {
         Some(url) => loader.endpoint_url(url),
         None => loader,
     }
-}
-
-async fn with_credentials(settings: &AwsSettings, credentials: Credentials) -> SdkConfig {
-    loader(settings)
-        .credentials_provider(credentials)
-        .load()
-        .await
 }
 
 fn static_credentials(keys: &StaticKeys) -> Credentials {
