@@ -135,6 +135,7 @@ pub struct Config {
     pub image: ImageConfig,
     pub stack: StackConfig,
     pub smoke_check: bool,
+    pub smoke_check_timeout: Duration,
     pub rollback_on_failure: bool,
     pub github_token: Option<Secret>,
     pub environment: String,
@@ -161,6 +162,7 @@ impl Config {
         let image = build_image(raw, env, &github, mode, &mut errs);
         let stack = build_stack(raw, env, &github, &mut errs);
         let smoke_check = errs.take("smoke-check", values::boolean(or_default("smoke-check")));
+        let smoke_check_timeout = errs.take("smoke-check-timeout", values::integer(or_default("smoke-check-timeout"), 5, 1800));
         let rollback_on_failure = errs.take("rollback-on-failure", values::boolean(or_default("rollback-on-failure")));
         let environment = or_default("environment").to_string();
         if environment.chars().count() > 255 {
@@ -169,9 +171,18 @@ impl Config {
         let github_token = value("github-token").map(Secret::new);
 
         match (mode, aws, image, stack, smoke_check, rollback_on_failure) {
-            (Some(mode), Some(aws), Some(image), Some(stack), Some(smoke_check), Some(rollback_on_failure)) if errs.is_empty() => {
-                Ok(Config { mode, aws, image, stack, smoke_check, rollback_on_failure, github_token, environment, github })
-            }
+            (Some(mode), Some(aws), Some(image), Some(stack), Some(smoke_check), Some(rollback_on_failure)) if errs.is_empty() => Ok(Config {
+                mode,
+                aws,
+                image,
+                stack,
+                smoke_check,
+                smoke_check_timeout: Duration::from_secs(smoke_check_timeout.unwrap_or(180)),
+                rollback_on_failure,
+                github_token,
+                environment,
+                github,
+            }),
             _ => Err(errs),
         }
     }

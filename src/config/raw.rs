@@ -94,6 +94,7 @@ inputs! {
     timeout_minutes: "timeout-minutes", default "30", secret false, "how long to wait for the stack (1..360)";
     health_check_path: "health-check-path", default "/health", secret false, "ALB health check and post-deploy smoke check path";
     smoke_check: "smoke-check", default "true", secret false, "GET the service URL + health-check-path after deploying";
+    smoke_check_timeout: "smoke-check-timeout", default "180", secret false, "seconds the smoke check may take before it fails (5..1800)";
     rollback_on_failure: "rollback-on-failure", default "true", secret false, "redeploy the previous image when the smoke check fails";
     keep_change_set: "keep-change-set", default "false", secret false, "preview: keep the change set instead of deleting it";
     pull_credentials_secret_arn: "pull-credentials-secret-arn", default "", secret false, "Secrets Manager ARN of registry pull credentials for the tasks (Docker Hub rate limits)";

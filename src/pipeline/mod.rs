@@ -82,7 +82,13 @@ async fn clean_up_after_cancel(config: &Config, state: &mut State) {
     let (Some(clients), Some(change_set)) = (&state.clients, state.pending_change_set.take()) else {
         return;
     };
-    match delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await {
+    // A CreateChangeSet cut off mid-flight may still land: look again after a moment.
+    let mut result = delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await;
+    if result.is_err() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        result = delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await;
+    }
+    match result {
         Ok(true) => runner::info(&format!("cancelled: deleted change set {change_set}")),
         Ok(false) => runner::warning(&format!("cancelled after change set {change_set} was executed: CloudFormation carries on with stack {}", config.stack.name)),
         Err(e) => runner::warning(&format!("cancelled: could not delete change set {change_set}: {e:#}")),

@@ -166,7 +166,7 @@ async fn deploy(config: &Config, state: &mut State, clients: &Clients, image_uri
         return Ok(());
     };
     let health = smoke::health_url(&url, &config.stack.health_check_path);
-    let checked = stage!(state, "Smoke check", smoke::check(&health, &smoke::SmokePolicy::default()).await);
+    let checked = stage!(state, "Smoke check", smoke::check(&health, &smoke::SmokePolicy { deadline: config.smoke_check_timeout, ..Default::default() }).await);
     match checked {
         Ok(r) => {
             state.report.notes.push(format!("Smoke check: GET {} answered 200 after {} attempt(s) in {:.1} s.", r.url, r.attempts, r.elapsed.as_secs_f64()));
