@@ -1,6 +1,7 @@
 """Read back what a deployed ecs-webapp.yml stack created, through the EC2 and ELBv2 APIs.
 
 Usage: template_readback.py MOTO_URL STACK_NAME
+       template_readback.py MOTO_URL --request-certificate DOMAIN   (prints a moto ACM certificate ARN)
 
 Prints one JSON document for tests/template_moto.rs to assert on. boto3 is used so the Rust
 test does not need to compile aws-sdk-ec2 / aws-sdk-elasticloadbalancingv2 just for a read-back.
@@ -110,7 +111,16 @@ def main(url, stack):
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
 
 
+def request_certificate(url, domain):
+    """moto's ELBv2 rejects listeners whose certificate ACM does not know."""
+    arn = client("acm", url).request_certificate(DomainName=domain)["CertificateArn"]
+    print(arn)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: template_readback.py MOTO_URL STACK_NAME")
-    main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[2] == "--request-certificate":
+        request_certificate(sys.argv[1], sys.argv[3])
+    elif len(sys.argv) == 3:
+        main(sys.argv[1], sys.argv[2])
+    else:
+        sys.exit(__doc__)
