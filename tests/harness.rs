@@ -21,13 +21,18 @@ async fn token(
     password: &str,
     scope: &str,
 ) -> reqwest::Response {
-    client
-        .get(stand_in("ECS_TEST_TOKEN_URL"))
-        .query(&[
+    // reqwest 0.13's `query` needs a feature this crate does not enable: build the URL with `url`.
+    let url = url::Url::parse_with_params(
+        &stand_in("ECS_TEST_TOKEN_URL"),
+        &[
             ("service", "registry.local"),
             ("scope", scope),
             ("account", user),
-        ])
+        ],
+    )
+    .expect("token URL");
+    client
+        .get(url)
         .basic_auth(user, Some(password))
         .send()
         .await
