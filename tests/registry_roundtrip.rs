@@ -151,7 +151,7 @@ async fn known_and_streamed_uploads_then_manifest_round_trip_agree_with_skopeo()
 
     // OCI manifest: by tag, then read back by tag and by digest.
     let bytes = manifest_bytes(
-        &MediaType::ImageManifest.to_string(),
+        MediaType::ImageManifest.as_ref(),
         &config_desc,
         &[known.clone(), streamed_desc],
     );

@@ -341,10 +341,17 @@ impl Auth {
         if let Some(primary) = scopes.primary().filter(|s| s.push)
             && jwt_denies_push(&value, &primary.repository)
         {
-            return Err(RegistryError::InsufficientScope {
-                registry: self.addr.to_string(),
-                repository: primary.repository.clone(),
-                action: "push to".into(),
+            return Err(match self.creds {
+                // Anonymous tokens never carry push: the fix is to log in, not a scope.
+                None => RegistryError::CredentialsRequired {
+                    registry: self.addr.to_string(),
+                    what: format!("pushing to {}", primary.repository),
+                },
+                Some(_) => RegistryError::InsufficientScope {
+                    registry: self.addr.to_string(),
+                    repository: primary.repository.clone(),
+                    action: "push to".into(),
+                },
             }
             .into());
         }

@@ -222,7 +222,7 @@ async fn handle(
         }
         drop(upstream_conn);
         // Reset rather than a clean FIN, like a dying load balancer.
-        let _ = client.set_linger(Some(std::time::Duration::ZERO));
+        let _ = client.set_zero_linger();
         drop(client);
         return Ok(());
     }
