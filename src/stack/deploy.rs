@@ -120,6 +120,7 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
     let settled = {
         let _group = runner::group(&format!("Stack {name}: {} events", op_verb(op)));
         let wait = Wait {
+            name,
             stack: &cs.stack_id,
             doing: "deploying",
             deadline: req.plan.deadline,
@@ -225,6 +226,7 @@ async fn ready_stack(clients: &Clients, req: &DeployRequest) -> Result<Option<St
                     s.as_str()
                 ));
                 let wait = Wait {
+                    name,
                     stack: &id,
                     doing: "waiting for a running operation to end",
                     deadline: req.plan.deadline,
@@ -257,6 +259,7 @@ async fn delete_and_wait(
         .with_context(|| format!("deleting stack {name}"))?;
     let _group = runner::group(&format!("Stack {name}: delete events"));
     let wait = Wait {
+        name,
         stack: id,
         doing: "deleting the failed stack",
         deadline: req.plan.deadline,

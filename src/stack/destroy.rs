@@ -58,6 +58,7 @@ pub async fn destroy(
             status.as_str()
         ));
         let wait = Wait {
+            name: stack_name,
             stack: &id,
             doing: "waiting for a running operation to end",
             deadline,
@@ -86,6 +87,7 @@ pub async fn destroy(
     let settled = {
         let _group = runner::group(&format!("Stack {stack_name}: delete events"));
         let wait = Wait {
+            name: stack_name,
             stack: &id,
             doing: "deleting",
             deadline,

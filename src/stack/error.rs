@@ -41,8 +41,8 @@ pub enum StackError {
 
     /// The action's own time budget ran out. CloudFormation keeps going without us.
     #[error(
-        "gave up waiting for stack {stack} after {}s (last status {status}) while {doing}; CloudFormation keeps going: follow it with `aws cloudformation describe-stack-events --stack-name {stack}`",
-        waited.as_secs()
+        "gave up waiting for stack {stack} after {:.1} s (last status {status}) while {doing}; CloudFormation keeps going: follow it with `aws cloudformation describe-stack-events --stack-name {stack}`",
+        waited.as_secs_f64()
     )]
     Timeout {
         stack: String,

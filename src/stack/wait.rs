@@ -24,6 +24,9 @@ pub enum Settled {
 /// What a wait is for, named in the timeout error.
 #[derive(Debug, Clone, Copy)]
 pub struct Wait<'a> {
+    /// The stack's name, for messages.
+    pub name: &'a str,
+    /// Its id (ARN) when known: it still answers once the stack is deleted.
     pub stack: &'a str,
     pub doing: &'a str,
     pub deadline: Instant,
@@ -80,15 +83,13 @@ pub async fn wait_settled(
             Err(err) => match PollError::from_sdk(err) {
                 PollError::Throttled => {}
                 PollError::Other(e) => {
-                    return Err(
-                        e.context(format!("describing stack {} while {}", w.stack, w.doing))
-                    );
+                    return Err(e.context(format!("describing stack {} while {}", w.name, w.doing)));
                 }
             },
         }
         if !backoff.sleep(w.deadline).await {
             return Err(StackError::Timeout {
-                stack: w.stack.to_string(),
+                stack: w.name.to_string(),
                 status: last_status,
                 doing: w.doing.to_string(),
                 waited: started.elapsed(),
