@@ -265,3 +265,38 @@ async fn unreachable_sts_names_the_region_and_endpoint_inputs() {
     eprintln!("{text}");
     assert_no_secret(&err);
 }
+
+#[tokio::test]
+async fn no_credentials_anywhere_lists_the_ways_to_give_them() {
+    // scripts/test makes the ambient chain hermetic (empty config files, no instance metadata);
+    // keys in this process's environment would make this a different test.
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        assert!(
+            std::env::var_os(var).is_none(),
+            "{var} is set: run through scripts/test"
+        );
+    }
+    assert_eq!(
+        std::env::var("AWS_EC2_METADATA_DISABLED").as_deref(),
+        Ok("true")
+    );
+    let sts = MockServer::start().await;
+    let ambient = AwsSettings {
+        static_keys: None,
+        ..settings(sts.uri())
+    };
+    let err = aws::connect(&ambient)
+        .await
+        .expect_err("nothing to sign with");
+    assert_eq!(err.problem, Problem::NoCredentials, "{err}");
+    assert!(err.to_string().contains("`aws-access-key-id`"), "{err}");
+    assert!(
+        sts.received_requests().await.unwrap_or_default().is_empty(),
+        "an unsigned call was sent"
+    );
+}
