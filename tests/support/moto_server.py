@@ -13,6 +13,9 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 2. DeleteStack fails with DependencyViolation on any stack holding an AWS::EC2::RouteTable,
    because moto cannot delete route tables or their subnet associations through CloudFormation;
    AWS deletes them.
+3. (this project's addition) LoadBalancerAttributes / TargetGroupAttributes in a template are
+   dropped by moto's CloudFormation models; AWS applies them (deregistration delay, dropping
+   invalid header fields), and the template test reads them back.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
 """
 import sys
@@ -53,6 +56,26 @@ def delete_association(self, account_id, region_name):
 CloudFormationBackend.execute_change_set = execute_change_set
 RouteTable.delete = delete_route_table
 SubnetRouteTableAssociation.delete = delete_association
+
+
+def _with_attributes(model, prop, modify):
+    from moto.elbv2.models import elbv2_backends
+    create = model.create_from_cloudformation_json.__func__
+
+    def create_with_attributes(cls, name, cfn_json, account_id, region_name, **kw):
+        resource = create(cls, name, cfn_json, account_id, region_name, **kw)
+        attrs = {a["Key"]: a["Value"] for a in cfn_json.get("Properties", {}).get(prop, [])}
+        if attrs:
+            getattr(elbv2_backends[account_id][region_name], modify)(resource.arn, attrs)
+        return resource
+
+    model.create_from_cloudformation_json = classmethod(create_with_attributes)
+
+
+from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup  # noqa: E402
+
+_with_attributes(FakeLoadBalancer, "LoadBalancerAttributes", "modify_load_balancer_attributes")
+_with_attributes(FakeTargetGroup, "TargetGroupAttributes", "modify_target_group_attributes")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
