@@ -382,8 +382,10 @@ async fn empty_change_set_is_a_success_with_outputs() {
         ],
         &[live],
     );
+    let mut req = request(None, None);
+    req.plan.poll = PollPolicy::default(); // the production policy: first re-poll after ~1 s
     let started = Instant::now();
-    let out = stack::deploy(&c, &request(None, None))
+    let out = stack::deploy(&c, &req)
         .await
         .expect("no changes is a success");
     assert!(
