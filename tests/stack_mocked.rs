@@ -25,8 +25,8 @@ use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutpu
 use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
 use aws_sdk_cloudformation::operation::update_termination_protection::UpdateTerminationProtectionOutput;
 use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, ChangeSetType, ChangeType, ExecutionStatus, Output,
-    Parameter, Replacement, RequiresRecreation, ResourceAttribute, ResourceChange,
+    Capability, Change, ChangeAction, ChangeSetStatus, ChangeSetType, ChangeType, ExecutionStatus,
+    Output, Parameter, Replacement, RequiresRecreation, ResourceAttribute, ResourceChange,
     ResourceChangeDetail, ResourceStatus, ResourceTargetDefinition, Stack, StackEvent,
     StackResourceSummary, StackStatus,
 };
@@ -917,11 +917,27 @@ async fn events_across_polls_and_pages_are_reported_once() {
                 .stack_id(ID)
                 .build()
         });
+    let create = mock!(Cfn::create_change_set)
+        .match_requests(|r| {
+            r.change_set_type() == Some(&ChangeSetType::Create)
+                && r.capabilities() == [Capability::CapabilityIam]
+                && r.tags()
+                    .iter()
+                    .map(|t| (t.key(), t.value()))
+                    .eq([(Some("app"), Some("web")), (Some("team"), Some("platform"))])
+                && r.template_body() == Some(TEMPLATE)
+        })
+        .then_output(|| {
+            CreateChangeSetOutput::builder()
+                .id(CS_ID)
+                .stack_id(ID)
+                .build()
+        });
     let c = clients(
         RuleMode::Sequential,
         &[
             stack_missing(),
-            create_change_set(ChangeSetType::Create, ID),
+            create,
             change_set(ChangeSetStatus::CreateComplete, None, vec![], None),
             events(review, None),
             execute(),
@@ -938,6 +954,11 @@ async fn events_across_polls_and_pages_are_reported_once() {
     );
     let mut req = request(Some(IMAGE), None);
     req.termination_protection = true;
+    req.capabilities = vec![Capability::CapabilityIam];
+    req.tags = vec![
+        ("app".into(), "web".into()),
+        ("team".into(), "platform".into()),
+    ];
     let out = stack::deploy(&c, &req).await.expect("created");
     assert_eq!(
         lines(&out.events),
@@ -1048,4 +1069,156 @@ async fn a_failed_change_set_is_deleted_and_its_reason_reported() {
         StackError::ChangeSetFailed { reason: r, .. } => assert_eq!(r, reason),
         other => panic!("{other}"),
     }
+}
+
+fn resources() -> Rule {
+    mock!(Cfn::list_stack_resources)
+        .match_requests(|r| r.stack_name() == Some(ID))
+        .then_output(|| {
+            let res = |id: &str, ty: &str, physical: &str| {
+                StackResourceSummary::builder()
+                    .logical_resource_id(id)
+                    .resource_type(ty)
+                    .physical_resource_id(physical)
+                    .last_updated_timestamp(at(-60))
+                    .resource_status(ResourceStatus::UpdateComplete)
+                    .build()
+            };
+            ListStackResourcesOutput::builder()
+                .stack_resource_summaries(res("Cluster", "AWS::ECS::Cluster", "web"))
+                .stack_resource_summaries(res("Service", "AWS::ECS::Service", SERVICE_ARN))
+                .build()
+        })
+}
+
+fn delete_stack() -> Rule {
+    mock!(Cfn::delete_stack)
+        .match_requests(|r| r.stack_name() == Some(ID))
+        .then_output(|| DeleteStackOutput::builder().build())
+}
+
+/// Destroy waits for a running update, then deletes and follows the stack to DELETE_COMPLETE.
+#[tokio::test]
+async fn destroy_waits_for_a_running_update_then_deletes() {
+    let old = vec![ev("o1", -50, NAME, ResourceStatus::UpdateComplete, "")];
+    let mut e = old.clone();
+    e.push(ev(
+        "d1",
+        1,
+        NAME,
+        ResourceStatus::DeleteInProgress,
+        "User Initiated",
+    ));
+    e.push(ev("d2", 2, "Service", ResourceStatus::DeleteComplete, ""));
+    e.push(ev("d3", 3, "Cluster", ResourceStatus::DeleteComplete, ""));
+    e.push(ev("d4", 4, NAME, ResourceStatus::DeleteComplete, ""));
+    let c = clients(
+        RuleMode::Sequential,
+        &[
+            stacks(ID, StackStatus::UpdateInProgress),
+            stacks(ID, StackStatus::UpdateComplete),
+            resources(),
+            events(old, None),
+            delete_stack(),
+            stacks(ID, StackStatus::DeleteComplete),
+            events(e, None),
+        ],
+        &[],
+    );
+    let out = stack::destroy(
+        &c,
+        NAME,
+        Instant::now() + Duration::from_secs(30),
+        PollPolicy::immediate(),
+    )
+    .await
+    .expect("deleted");
+    assert!(out.existed);
+    assert_eq!(
+        out.removed,
+        [
+            ("Cluster".to_string(), "AWS::ECS::Cluster".to_string()),
+            ("Service".into(), "AWS::ECS::Service".into())
+        ]
+    );
+    assert_eq!(
+        lines(&out.events),
+        [
+            "2024-05-01T12:00:01Z DELETE_IN_PROGRESS web (AWS::CloudFormation::Stack): User Initiated",
+            "2024-05-01T12:00:02Z DELETE_COMPLETE Service (AWS::ECS::Service)",
+            "2024-05-01T12:00:03Z DELETE_COMPLETE Cluster (AWS::ECS::Cluster)",
+            "2024-05-01T12:00:04Z DELETE_COMPLETE web (AWS::CloudFormation::Stack)",
+        ]
+    );
+    assert_eq!(out.cfn_calls, 7);
+}
+
+#[tokio::test]
+async fn destroy_failure_reports_the_resource_that_would_not_go() {
+    let old = vec![ev("o1", -50, NAME, ResourceStatus::UpdateComplete, "")];
+    let mut e = old.clone();
+    e.push(ev(
+        "d1",
+        1,
+        NAME,
+        ResourceStatus::DeleteInProgress,
+        "User Initiated",
+    ));
+    e.push(ev("d2", 2, "Cluster", ResourceStatus::DeleteFailed, "The Cluster cannot be deleted while Services are active. (Service: AmazonECS; Status Code: 400; Error Code: ClusterContainsServicesException)"));
+    e.push(ev(
+        "d3",
+        3,
+        NAME,
+        ResourceStatus::DeleteFailed,
+        "The following resource(s) failed to delete: [Cluster]. ",
+    ));
+    let c = clients(
+        RuleMode::Sequential,
+        &[
+            stacks(ID, StackStatus::UpdateComplete),
+            resources(),
+            events(old, None),
+            delete_stack(),
+            stacks(ID, StackStatus::DeleteFailed),
+            events(e, None),
+        ],
+        &[],
+    );
+    let err = stack::destroy(
+        &c,
+        NAME,
+        Instant::now() + Duration::from_secs(30),
+        PollPolicy::immediate(),
+    )
+    .await
+    .expect_err("delete failed");
+    match stack_error(&err) {
+        StackError::StackFailed {
+            status, root_cause, ..
+        } => {
+            assert_eq!(status, "DELETE_FAILED");
+            assert!(
+                root_cause.starts_with(
+                    "Cluster DELETE_FAILED (AWS::ECS::Cluster): The Cluster cannot be deleted"
+                ),
+                "{root_cause}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn destroy_of_an_absent_stack_is_a_success() {
+    let c = clients(RuleMode::Sequential, &[stack_missing()], &[]);
+    let out = stack::destroy(
+        &c,
+        NAME,
+        Instant::now() + Duration::from_secs(30),
+        PollPolicy::immediate(),
+    )
+    .await
+    .expect("absent is fine");
+    assert!(!out.existed);
+    assert_eq!(out.cfn_calls, 1);
 }

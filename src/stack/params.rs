@@ -22,8 +22,10 @@ pub struct ParamPlan {
     pub required: Vec<String>,
     /// `DesiredCount` is declared and not given: on an update, pass the live count.
     pub desired_from_live: bool,
-    /// The clamp for a live desired count.
+    /// The clamp for a desired count that is not given: (min, max) as passed, overrides included.
     pub capacity: (u32, u32),
+    /// The template's `DesiredCount` default, when numeric.
+    pub desired_default: Option<u32>,
     /// The template's ECS service, when it has exactly one.
     pub ecs_service: Option<String>,
 }
@@ -104,7 +106,18 @@ pub fn validate_parameters(template_body: &str, req: &DeployRequest) -> Result<P
         unset: Vec::new(),
         required: Vec::new(),
         desired_from_live: false,
-        capacity: (s.min, s.max),
+        // An override of MinCapacity/MaxCapacity is what the stack gets, so it is what clamps.
+        capacity: (
+            value_of("MinCapacity")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(s.min),
+            value_of("MaxCapacity")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(s.max),
+        ),
+        desired_default: template
+            .param(DESIRED_COUNT)
+            .and_then(|p| p.default.as_deref()?.parse().ok()),
         ecs_service: match template.ecs_services.as_slice() {
             [one] => Some(one.clone()),
             _ => None,
@@ -148,13 +161,18 @@ impl ParamPlan {
                     .build()
             })
             .collect();
+        let (min, max) = self.capacity;
+        let clamp = |n: u32| n.clamp(min, max.max(min));
+        // On a create, a template default outside the asked capacity would start the service
+        // at a count auto scaling then has to correct: start it inside.
+        let create_default = self
+            .desired_default
+            .filter(|d| previous.is_none() && clamp(*d) != *d);
         let mut missing = Vec::new();
         for name in &self.unset {
             if name == DESIRED_COUNT
-                && let Some(live) = live_desired
+                && let Some(count) = live_desired.or(create_default).map(clamp)
             {
-                let (min, max) = self.capacity;
-                let count = live.clamp(min, max.max(min));
                 out.push(
                     Parameter::builder()
                         .parameter_key(name)
@@ -300,6 +318,35 @@ mod tests {
                 "DesiredCount=<previous>"
             ]
         );
+    }
+
+    #[test]
+    fn clamps_to_the_capacity_actually_passed() {
+        // Overrides win over the scaling inputs, so they also bound the live count.
+        let plan = validate_parameters(T, &req(None, &[("MinCapacity", "3")])).unwrap();
+        assert_eq!(plan.capacity, (3, 5));
+        let prev = vec!["ImageUri".to_string(), "DesiredCount".into()];
+        let params = plan.parameters("s", Some(&prev), Some(1)).unwrap();
+        assert_eq!(
+            text(&params),
+            ["MinCapacity=3", "ImageUri=<previous>", "DesiredCount=3"]
+        );
+    }
+
+    #[test]
+    fn create_starts_inside_the_capacity() {
+        // Template default 2, asked 3..5: the create passes 3.
+        let plan =
+            validate_parameters(T, &req(Some("r@sha256:ab"), &[("MinCapacity", "3")])).unwrap();
+        let params = plan.parameters("s", None, None).unwrap();
+        assert_eq!(
+            text(&params),
+            ["ImageUri=r@sha256:ab", "MinCapacity=3", "DesiredCount=3"]
+        );
+        // Default already inside: left to the template.
+        let plan = validate_parameters(T, &req(Some("r@sha256:ab"), &[])).unwrap();
+        let params = plan.parameters("s", None, None).unwrap();
+        assert_eq!(text(&params), ["ImageUri=r@sha256:ab", "MinCapacity=2"]);
     }
 
     #[test]
