@@ -17,11 +17,17 @@ fn main() -> ExitCode {
             for e in &errors.0 {
                 runner::error(Some(&format!("Input {}", e.input)), &e.to_string());
             }
-            runner::error(None, &format!("{} invalid input(s); nothing was changed", errors.0.len()));
+            runner::error(
+                None,
+                &format!("{} invalid input(s); nothing was changed", errors.0.len()),
+            );
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             runner::error(None, &format!("cannot start the async runtime: {e}"));

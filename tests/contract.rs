@@ -12,8 +12,14 @@ fn action_inputs() -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| {
             let name = k.as_str().unwrap().to_string();
-            assert!(v["description"].as_str().is_some_and(|d| !d.is_empty()), "{name} has no description");
-            let default = v["default"].as_str().unwrap_or_else(|| panic!("{name} has no default")).to_string();
+            assert!(
+                v["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name} has no description"
+            );
+            let default = v["default"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} has no default"))
+                .to_string();
             (name, default)
         })
         .collect()
@@ -22,21 +28,35 @@ fn action_inputs() -> BTreeMap<String, String> {
 #[test]
 fn every_action_input_is_read_by_the_config_with_the_same_default() {
     let declared = action_inputs();
-    let read: BTreeMap<String, String> = INPUTS.iter().map(|i| (i.name.to_string(), i.default.to_string())).collect();
+    let read: BTreeMap<String, String> = INPUTS
+        .iter()
+        .map(|i| (i.name.to_string(), i.default.to_string()))
+        .collect();
     assert_eq!(declared, read);
 }
 
 #[test]
 fn every_input_and_output_is_in_the_readme_table() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for name in action_inputs().keys() {
-        assert!(readme.lines().any(|l| l.starts_with(&format!("| `{name}` |"))), "README table lacks input {name}");
+        assert!(
+            readme
+                .lines()
+                .any(|l| l.starts_with(&format!("| `{name}` |"))),
+            "README table lacks input {name}"
+        );
     }
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     for (name, _) in doc["outputs"].as_mapping().unwrap() {
         let name = name.as_str().unwrap();
-        assert!(readme.lines().any(|l| l.starts_with(&format!("| `{name}` |"))), "README table lacks output {name}");
+        assert!(
+            readme
+                .lines()
+                .any(|l| l.starts_with(&format!("| `{name}` |"))),
+            "README table lacks output {name}"
+        );
     }
 }
 

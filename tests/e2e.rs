@@ -35,7 +35,10 @@ fn base_inputs(stack: &str, repo: &str) -> Vec<(String, String)> {
         ("aws-access-key-id", "test".to_string()),
         ("aws-secret-access-key", AWS_SECRET.to_string()),
         ("aws-endpoint-url", stand_in("ECS_TEST_MOTO_URL")),
-        ("docker-hub-username", stand_in("ECS_TEST_REGISTRY_USERNAME")),
+        (
+            "docker-hub-username",
+            stand_in("ECS_TEST_REGISTRY_USERNAME"),
+        ),
         ("docker-hub-token", stand_in("ECS_TEST_REGISTRY_PASSWORD")),
         ("registry", stand_in("ECS_TEST_REGISTRY")),
         ("image", repo.to_string()),
@@ -59,7 +62,12 @@ fn with(mut inputs: Vec<(String, String)>, more: &[(&str, &str)]) -> Vec<(String
 fn command(dir: &Path, inputs: &[(String, String)], env: &[(&str, String)]) -> Command {
     let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
         .iter()
-        .map(|i| (format!("INPUT_{}", i.name.to_uppercase()), i.default.to_string()))
+        .map(|i| {
+            (
+                format!("INPUT_{}", i.name.to_uppercase()),
+                i.default.to_string(),
+            )
+        })
         .collect();
     for (k, v) in inputs {
         vars.insert(format!("INPUT_{}", k.to_uppercase()), v.clone());
@@ -125,7 +133,11 @@ fn action(dir: &Path, inputs: &[(String, String)], env: &[(&str, String)]) -> Ru
 
 /// No secret in stderr, outputs or summary; in stdout only after its `::add-mask::` line.
 fn assert_no_leak(run: &Run) {
-    let secrets = [AWS_SECRET.to_string(), GITHUB_TOKEN.to_string(), stand_in("ECS_TEST_REGISTRY_PASSWORD")];
+    let secrets = [
+        AWS_SECRET.to_string(),
+        GITHUB_TOKEN.to_string(),
+        stand_in("ECS_TEST_REGISTRY_PASSWORD"),
+    ];
     for secret in &secrets {
         let mask = format!("::add-mask::{secret}");
         let mut masked = false;
@@ -136,9 +148,19 @@ fn assert_no_leak(run: &Run) {
                 assert!(masked, "secret printed before its mask: {line}");
             }
         }
-        assert!(!run.stderr.contains(secret.as_str()), "secret in stderr:\n{}", run.stderr);
-        assert!(!run.raw_outputs.contains(secret.as_str()), "secret in GITHUB_OUTPUT");
-        assert!(!run.summary.contains(secret.as_str()), "secret in the summary");
+        assert!(
+            !run.stderr.contains(secret.as_str()),
+            "secret in stderr:\n{}",
+            run.stderr
+        );
+        assert!(
+            !run.raw_outputs.contains(secret.as_str()),
+            "secret in GITHUB_OUTPUT"
+        );
+        assert!(
+            !run.summary.contains(secret.as_str()),
+            "secret in the summary"
+        );
     }
 }
 
@@ -154,7 +176,9 @@ async fn cfn() -> Cfn {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
-        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "e2e"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ))
         .load()
         .await;
     Cfn::new(&config)
@@ -163,7 +187,11 @@ async fn cfn() -> Cfn {
 async fn stack_parameter(cfn: &Cfn, stack: &str, name: &str) -> Option<String> {
     let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
     let stack = out.stacks().first()?;
-    stack.parameters().iter().find(|p| p.parameter_key() == Some(name)).and_then(|p| p.parameter_value().map(String::from))
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(name))
+        .and_then(|p| p.parameter_value().map(String::from))
 }
 
 async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> Vec<String> {
@@ -173,7 +201,10 @@ async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> Vec<String> {
             .iter()
             // moto lists every stack's change sets whatever StackName says.
             .filter(|s| s.stack_name() == Some(stack))
-            .filter(|s| s.execution_status().is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE"))
+            .filter(|s| {
+                s.execution_status()
+                    .is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE")
+            })
             .filter_map(|s| s.change_set_name().map(String::from))
             .collect(),
         Err(_) => Vec::new(),
@@ -185,40 +216,92 @@ async fn deploy_rerun_new_image_preview_destroy() {
     let dir = tempfile::tempdir().unwrap();
     let (stack, repo) = (unique("e2e"), unique("octo/app"));
     let app = app_file(dir.path(), "one");
-    let inputs = with(base_inputs(&stack, &repo), &[("image-from", app.to_str().unwrap())]);
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[("image-from", app.to_str().unwrap())],
+    );
 
     // First deploy: pushed and created.
     let first = action(dir.path(), &inputs, &[]);
     assert_eq!(first.code, Some(0), "{}\n{}", first.stdout, first.stderr);
     let image_ref = first.outputs["image-ref"].clone();
     let digest = first.outputs["image-digest"].clone();
-    assert_eq!(image_ref, format!("{}/{repo}@{digest}", stand_in("ECS_TEST_REGISTRY")));
+    assert_eq!(
+        image_ref,
+        format!("{}/{repo}@{digest}", stand_in("ECS_TEST_REGISTRY"))
+    );
     assert_eq!(first.outputs["stack-status"], "CREATE_COMPLETE");
     assert_eq!(first.outputs["has-changes"], "true");
-    assert!(first.outputs["url"].starts_with("http://"), "{:?}", first.outputs);
+    assert!(
+        first.outputs["url"].starts_with("http://"),
+        "{:?}",
+        first.outputs
+    );
     assert_eq!(first.outputs["url"], first.outputs["ServiceUrl"]);
-    for name in ["stack-id", "change-set-id", "ClusterName", "ServiceName", "LogGroupName", "VpcId", "LoadBalancerDnsName"] {
+    for name in [
+        "stack-id",
+        "change-set-id",
+        "ClusterName",
+        "ServiceName",
+        "LogGroupName",
+        "VpcId",
+        "LoadBalancerDnsName",
+    ] {
         assert!(!first.outputs[name].is_empty(), "{name} missing");
     }
-    assert!(first.summary.starts_with(&format!("## ✅ ecs-poc-action deploy succeeded\n\n**Stack** `{stack}` · **Region** `us-east-1`")), "{}", first.summary);
+    assert!(
+        first.summary.starts_with(&format!(
+            "## ✅ ecs-poc-action deploy succeeded\n\n**Stack** `{stack}` · **Region** `us-east-1`"
+        )),
+        "{}",
+        first.summary
+    );
     assert!(first.summary.contains(&format!("`{image_ref}`")));
-    assert!(first.summary.contains("1 pushed, 0 skipped"), "{}", first.summary);
-    assert!(first.summary.contains("### Change set") && first.summary.contains("AWS::ECS::Service"));
-    for stage in ["Prepare image", "AWS credentials", "Registry login", "Push image", "Deploy stack"] {
-        assert!(first.stdout.contains(&format!("::group::{stage}\n")), "no group {stage}");
-        assert!(first.summary.contains(&format!("| {stage} |")), "no timing for {stage}");
+    assert!(
+        first.summary.contains("1 pushed, 0 skipped"),
+        "{}",
+        first.summary
+    );
+    assert!(
+        first.summary.contains("### Change set") && first.summary.contains("AWS::ECS::Service")
+    );
+    for stage in [
+        "Prepare image",
+        "AWS credentials",
+        "Registry login",
+        "Push image",
+        "Deploy stack",
+    ] {
+        assert!(
+            first.stdout.contains(&format!("::group::{stage}\n")),
+            "no group {stage}"
+        );
+        assert!(
+            first.summary.contains(&format!("| {stage} |")),
+            "no timing for {stage}"
+        );
     }
     let cfn = cfn().await;
-    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(), Some(image_ref.as_str()));
+    assert_eq!(
+        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        Some(image_ref.as_str())
+    );
 
     // Rerun: a no-op end to end.
     let rerun = action(dir.path(), &inputs, &[]);
     assert_eq!(rerun.code, Some(0), "{}\n{}", rerun.stdout, rerun.stderr);
     assert_eq!(rerun.outputs["image-digest"], digest);
     assert_eq!(rerun.outputs["has-changes"], "false");
-    assert!(rerun.summary.contains("0 pushed, 1 skipped") && rerun.summary.contains("0.0 MB uploaded"), "{}", rerun.summary);
+    assert!(
+        rerun.summary.contains("0 pushed, 1 skipped") && rerun.summary.contains("0.0 MB uploaded"),
+        "{}",
+        rerun.summary
+    );
     assert!(rerun.summary.contains("No changes"), "{}", rerun.summary);
-    eprintln!("no-op rerun took {:.2} s (whole process)", rerun.elapsed.as_secs_f64());
+    eprintln!(
+        "no-op rerun took {:.2} s (whole process)",
+        rerun.elapsed.as_secs_f64()
+    );
 
     // A new image updates the stack with the new digest.
     let app = app_file(dir.path(), "two");
@@ -227,26 +310,63 @@ async fn deploy_rerun_new_image_preview_destroy() {
     assert_eq!(second.code, Some(0), "{}\n{}", second.stdout, second.stderr);
     assert_ne!(second.outputs["image-digest"], digest);
     assert_eq!(second.outputs["has-changes"], "true");
-    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(), Some(second.outputs["image-ref"].as_str()));
+    assert_eq!(
+        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        Some(second.outputs["image-ref"].as_str())
+    );
 
     // Preview of the first image: a change set is shown, nothing executed, nothing left behind.
-    let preview_inputs = with(base_inputs(&stack, &format!("{repo}@{digest}")), &[("mode", "preview")]);
+    let preview_inputs = with(
+        base_inputs(&stack, &format!("{repo}@{digest}")),
+        &[("mode", "preview")],
+    );
     let preview = action(dir.path(), &preview_inputs, &[]);
-    assert_eq!(preview.code, Some(0), "{}\n{}", preview.stdout, preview.stderr);
+    assert_eq!(
+        preview.code,
+        Some(0),
+        "{}\n{}",
+        preview.stdout,
+        preview.stderr
+    );
     assert_eq!(preview.outputs["has-changes"], "true");
     assert!(preview.outputs["change-set-id"].contains(":changeSet/"));
-    assert!(preview.summary.contains("Planned, not executed"), "{}", preview.summary);
-    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(), Some(second.outputs["image-ref"].as_str()));
+    assert!(
+        preview.summary.contains("Planned, not executed"),
+        "{}",
+        preview.summary
+    );
+    assert_eq!(
+        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        Some(second.outputs["image-ref"].as_str())
+    );
     assert!(unexecuted_change_sets(&cfn, &stack).await.is_empty());
 
     // Destroy.
-    let destroy = action(dir.path(), &with(base_inputs(&stack, &repo), &[("mode", "destroy")]), &[]);
-    assert_eq!(destroy.code, Some(0), "{}\n{}", destroy.stdout, destroy.stderr);
+    let destroy = action(
+        dir.path(),
+        &with(base_inputs(&stack, &repo), &[("mode", "destroy")]),
+        &[],
+    );
+    assert_eq!(
+        destroy.code,
+        Some(0),
+        "{}\n{}",
+        destroy.stdout,
+        destroy.stderr
+    );
     assert_eq!(destroy.outputs["stack-status"], "DELETE_COMPLETE");
     assert!(stack_parameter(&cfn, &stack, "ImageUri").await.is_none());
-    let again = action(dir.path(), &with(base_inputs(&stack, &repo), &[("mode", "destroy")]), &[]);
+    let again = action(
+        dir.path(),
+        &with(base_inputs(&stack, &repo), &[("mode", "destroy")]),
+        &[],
+    );
     assert_eq!(again.code, Some(0));
-    assert!(again.summary.contains("does not exist: nothing to destroy"), "{}", again.summary);
+    assert!(
+        again.summary.contains("does not exist: nothing to destroy"),
+        "{}",
+        again.summary
+    );
 }
 
 #[test]
@@ -254,13 +374,29 @@ fn bad_registry_token_fails_before_any_change() {
     let dir = tempfile::tempdir().unwrap();
     let (stack, repo) = (unique("e2e-badhub"), unique("octo/app"));
     let app = app_file(dir.path(), "x");
-    let inputs = with(base_inputs(&stack, &repo), &[("image-from", app.to_str().unwrap()), ("docker-hub-token", "WrongHubTokenCanary")]);
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[
+            ("image-from", app.to_str().unwrap()),
+            ("docker-hub-token", "WrongHubTokenCanary"),
+        ],
+    );
     let run = action(dir.path(), &inputs, &[]);
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.contains("::add-mask::WrongHubTokenCanary"));
-    let error = run.stdout.lines().find(|l| l.starts_with("::error")).unwrap_or_default();
-    assert!(error.contains("docker-hub-token") || error.contains("docker-hub-username"), "{error}");
-    assert!(!run.stdout.contains("::group::Push image") && !run.stdout.contains("::group::Deploy stack"));
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default();
+    assert!(
+        error.contains("docker-hub-token") || error.contains("docker-hub-username"),
+        "{error}"
+    );
+    assert!(
+        !run.stdout.contains("::group::Push image")
+            && !run.stdout.contains("::group::Deploy stack")
+    );
     assert!(run.raw_outputs.is_empty(), "a failed run writes no outputs");
     assert!(run.summary.starts_with("## ❌"), "{}", run.summary);
     for output in [&run.stdout, &run.stderr, &run.summary] {
@@ -274,11 +410,23 @@ fn account_outside_allowed_ids_is_refused_before_push() {
     let dir = tempfile::tempdir().unwrap();
     let (stack, repo) = (unique("e2e-acct"), unique("octo/app"));
     let app = app_file(dir.path(), "x");
-    let inputs = with(base_inputs(&stack, &repo), &[("image-from", app.to_str().unwrap()), ("allowed-account-ids", "111111111111")]);
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[
+            ("image-from", app.to_str().unwrap()),
+            ("allowed-account-ids", "111111111111"),
+        ],
+    );
     let run = action(dir.path(), &inputs, &[]);
     assert_eq!(run.code, Some(1));
     assert!(!run.stdout.contains("::group::Push image"));
-    assert!(run.stdout.lines().any(|l| l.starts_with("::error") && l.contains("allowed-account-ids")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::error") && l.contains("allowed-account-ids")),
+        "{}",
+        run.stdout
+    );
 }
 
 /// A template whose ServiceUrl is a parameter, so the smoke check can hit a local server.
@@ -302,7 +450,10 @@ Outputs:
 async fn failed_smoke_check_rolls_back_to_the_previous_image() {
     use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
     let server = MockServer::start().await;
-    Mock::given(method("GET")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let template = dir.path().join("smoke.yml");
     std::fs::write(&template, SMOKE_TEMPLATE).unwrap();
@@ -311,7 +462,11 @@ async fn failed_smoke_check_rolls_back_to_the_previous_image() {
     let overrides = format!("SmokeUrl={}", server.uri());
     let inputs = with(
         base_inputs(&stack, &repo),
-        &[("template", template.to_str().unwrap()), ("parameter-overrides", &overrides), ("image-from", app.to_str().unwrap())],
+        &[
+            ("template", template.to_str().unwrap()),
+            ("parameter-overrides", &overrides),
+            ("image-from", app.to_str().unwrap()),
+        ],
     );
     let dirp = dir.path().to_path_buf();
     let first = tokio::task::spawn_blocking({
@@ -325,14 +480,39 @@ async fn failed_smoke_check_rolls_back_to_the_previous_image() {
     let good = first.outputs["image-ref"].clone();
 
     let app = app_file(dir.path(), "bad");
-    let inputs = with(inputs, &[("image-from", app.to_str().unwrap()), ("smoke-check", "true"), ("smoke-check-timeout", "5")]);
-    let second = tokio::task::spawn_blocking(move || action(&dirp, &inputs, &[])).await.unwrap();
+    let inputs = with(
+        inputs,
+        &[
+            ("image-from", app.to_str().unwrap()),
+            ("smoke-check", "true"),
+            ("smoke-check-timeout", "5"),
+        ],
+    );
+    let second = tokio::task::spawn_blocking(move || action(&dirp, &inputs, &[]))
+        .await
+        .unwrap();
     assert_eq!(second.code, Some(1), "{}\n{}", second.stdout, second.stderr);
-    let error = second.stdout.lines().find(|l| l.starts_with("::error")).unwrap_or_default().to_string();
-    assert!(error.contains(&format!("GET {}/health did not answer 200", server.uri())), "{error}");
-    assert!(error.contains(&format!("rolled back stack {stack} to the previous image {good}")), "{error}");
+    let error = second
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains(&format!("GET {}/health did not answer 200", server.uri())),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!(
+            "rolled back stack {stack} to the previous image {good}"
+        )),
+        "{error}"
+    );
     let cfn = cfn().await;
-    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(), Some(good.as_str()));
+    assert_eq!(
+        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        Some(good.as_str())
+    );
     assert!(second.raw_outputs.is_empty());
     let _ = cfn.delete_stack().stack_name(&stack).send().await;
 }
@@ -342,9 +522,16 @@ async fn sigterm_mid_deploy_leaves_no_unexecuted_change_set() {
     let dir = tempfile::tempdir().unwrap();
     let (stack, repo) = (unique("e2e-term"), unique("octo/app"));
     let app = app_file(dir.path(), "term");
-    let inputs = with(base_inputs(&stack, &repo), &[("image-from", app.to_str().unwrap()), ("mode", "deploy")]);
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[("image-from", app.to_str().unwrap()), ("mode", "deploy")],
+    );
     let started = Instant::now();
-    let mut child = command(dir.path(), &inputs, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command(dir.path(), &inputs, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut seen = String::new();
     let mut signalled = false;
@@ -352,7 +539,9 @@ async fn sigterm_mid_deploy_leaves_no_unexecuted_change_set() {
         let line = line.unwrap();
         // The change set exists and is being described or executed: cancel now.
         if !signalled && line.starts_with("::group::Stack ") && line.contains("change set") {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             signalled = true;
         }
         seen.push_str(&line);
@@ -371,7 +560,11 @@ async fn sigterm_mid_deploy_leaves_no_unexecuted_change_set() {
     };
     assert_no_leak(&run);
     assert_ne!(run.code, Some(0), "{}", run.stdout);
-    assert!(run.stdout.contains("cancelled by SIGTERM"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("cancelled by SIGTERM"),
+        "{}",
+        run.stdout
+    );
     assert!(run.raw_outputs.is_empty(), "no half-written outputs");
     let cfn = cfn().await;
     let left = unexecuted_change_sets(&cfn, &stack).await;

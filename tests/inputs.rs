@@ -12,7 +12,12 @@ fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut env: HashMap<String, String> = ecs_poc_action::config::INPUTS
         .iter()
-        .map(|i| (format!("INPUT_{}", i.name.to_uppercase()), i.default.to_string()))
+        .map(|i| {
+            (
+                format!("INPUT_{}", i.name.to_uppercase()),
+                i.default.to_string(),
+            )
+        })
         .collect();
     for (k, v) in given {
         env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
@@ -30,7 +35,10 @@ fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-const KEYS: &[(&str, &str)] = &[("aws-access-key-id", "AKIAEXAMPLEKEY123456"), ("aws-secret-access-key", SECRET)];
+const KEYS: &[(&str, &str)] = &[
+    ("aws-access-key-id", "AKIAEXAMPLEKEY123456"),
+    ("aws-secret-access-key", SECRET),
+];
 
 fn with_keys<'a>(more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut v: Vec<(&str, &str)> = KEYS.to_vec();
@@ -43,12 +51,26 @@ fn with_keys<'a>(more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 fn assert_rejects(out: &Output, input: &str, expected: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "exit code for {input}; stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for {input}; stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
     let prefix = format!("::error title=Input {input}::input `{input}`: ");
-    let found = stdout.lines().any(|l| l.starts_with(&prefix) && l.contains(expected));
-    assert!(found, "no error for {input} containing {expected:?} in:\n{stdout}");
-    assert!(!stdout.replace(&format!("::add-mask::{SECRET}"), "").contains(SECRET), "secret leaked:\n{stdout}");
+    let found = stdout
+        .lines()
+        .any(|l| l.starts_with(&prefix) && l.contains(expected));
+    assert!(
+        found,
+        "no error for {input} containing {expected:?} in:\n{stdout}"
+    );
+    assert!(
+        !stdout
+            .replace(&format!("::add-mask::{SECRET}"), "")
+            .contains(SECRET),
+        "secret leaked:\n{stdout}"
+    );
     assert!(!stderr.contains(SECRET));
 }
 
@@ -101,20 +123,36 @@ rejects! {
 #[test]
 fn deploy_without_any_aws_credentials() {
     let out = run(&[("image", "octo/app:1.0")], &[]);
-    assert_rejects(&out, "aws-access-key-id", "mode deploy needs AWS credentials: give role-to-assume");
+    assert_rejects(
+        &out,
+        "aws-access-key-id",
+        "mode deploy needs AWS credentials: give role-to-assume",
+    );
 }
 
 #[test]
 fn ambient_credentials_from_an_earlier_step_count() {
     // Invalid on purpose elsewhere, so the run stops at validation instead of calling AWS.
-    let out = run(&[("image", "octo/app:1.0"), ("target-cpu", "0")], &[("AWS_ACCESS_KEY_ID", "AKIAX"), ("AWS_SECRET_ACCESS_KEY", "y")]);
+    let out = run(
+        &[("image", "octo/app:1.0"), ("target-cpu", "0")],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAX"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+        ],
+    );
     assert_rejects(&out, "target-cpu", "from 1 to 100");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("needs AWS credentials"));
 }
 
 #[test]
 fn oidc_role_without_id_token_permission() {
-    let out = run(&[("image", "octo/app:1.0"), ("role-to-assume", "arn:aws:iam::123456789012:role/deployer")], &[]);
+    let out = run(
+        &[
+            ("image", "octo/app:1.0"),
+            ("role-to-assume", "arn:aws:iam::123456789012:role/deployer"),
+        ],
+        &[],
+    );
     assert_rejects(&out, "role-to-assume", "add `permissions: id-token: write`");
 }
 
@@ -122,18 +160,39 @@ fn oidc_role_without_id_token_permission() {
 fn push_without_source_and_hub_without_login() {
     let out = run(&with_keys(&[("mode", "push"), ("image", "octo/app")]), &[]);
     assert_rejects(&out, "image-archive", "mode push needs an image source");
-    let out = run(&with_keys(&[("mode", "push"), ("image", "octo/app"), ("image-from", "/")]), &[]);
-    assert_rejects(&out, "docker-hub-username", "pushing to Docker Hub needs docker-hub-username and docker-hub-token");
+    let out = run(
+        &with_keys(&[("mode", "push"), ("image", "octo/app"), ("image-from", "/")]),
+        &[],
+    );
+    assert_rejects(
+        &out,
+        "docker-hub-username",
+        "pushing to Docker Hub needs docker-hub-username and docker-hub-token",
+    );
 }
 
 #[test]
 fn all_errors_are_reported_at_once() {
-    let out = run(&with_keys(&[("mode", "deploy"), ("aws-region", "nowhere"), ("target-cpu", "500"), ("tags", "!")]), &[]);
+    let out = run(
+        &with_keys(&[
+            ("mode", "deploy"),
+            ("aws-region", "nowhere"),
+            ("target-cpu", "500"),
+            ("tags", "!"),
+        ]),
+        &[],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     for input in ["aws-region", "target-cpu", "tags"] {
-        assert!(stdout.contains(&format!("::error title=Input {input}::")), "{input} missing in {stdout}");
+        assert!(
+            stdout.contains(&format!("::error title=Input {input}::")),
+            "{input} missing in {stdout}"
+        );
     }
-    assert!(stdout.contains("::error::3 invalid input(s); nothing was changed"), "{stdout}");
+    assert!(
+        stdout.contains("::error::3 invalid input(s); nothing was changed"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -171,15 +230,30 @@ fn secrets_are_masked_in_every_mode_and_cli_use_prints_plainly() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("error: Input aws-region: input `aws-region`: expected an AWS region"), "{stderr}");
-    assert!(stderr.contains("error: Input stack-name: input `stack-name`: required outside GitHub Actions"), "{stderr}");
+    assert!(
+        stderr.contains("error: Input aws-region: input `aws-region`: expected an AWS region"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "error: Input stack-name: input `stack-name`: required outside GitHub Actions"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn help_documents_every_input() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for input in ecs_poc_action::config::INPUTS {
-        assert!(help.contains(&format!("--{} <VALUE>", input.name)), "--{} missing from --help", input.name);
+        assert!(
+            help.contains(&format!("--{} <VALUE>", input.name)),
+            "--{} missing from --help",
+            input.name
+        );
     }
 }

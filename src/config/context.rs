@@ -12,7 +12,10 @@ impl Env {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -50,13 +53,16 @@ impl GithubContext {
             event_path: get("GITHUB_EVENT_PATH"),
             workflow: get("GITHUB_WORKFLOW"),
             actor: get("GITHUB_ACTOR"),
-            oidc_available: env.has("ACTIONS_ID_TOKEN_REQUEST_URL") && env.has("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            oidc_available: env.has("ACTIONS_ID_TOKEN_REQUEST_URL")
+                && env.has("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
         }
     }
 
     /// The repository's name without its owner.
     pub fn repository_name(&self) -> Option<&str> {
-        self.repository.as_deref().map(|r| r.rsplit('/').next().unwrap_or(r))
+        self.repository
+            .as_deref()
+            .map(|r| r.rsplit('/').next().unwrap_or(r))
     }
 
     pub fn short_sha(&self) -> Option<String> {
@@ -65,6 +71,11 @@ impl GithubContext {
 
     /// This run's page, for logs and Deployment statuses.
     pub fn run_url(&self) -> Option<String> {
-        Some(format!("{}/{}/actions/runs/{}", self.server_url, self.repository.as_ref()?, self.run_id.as_ref()?))
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            self.server_url,
+            self.repository.as_ref()?,
+            self.run_id.as_ref()?
+        ))
     }
 }

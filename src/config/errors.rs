@@ -21,7 +21,10 @@ pub struct InputErrors(pub Vec<InputError>);
 
 impl InputErrors {
     pub fn push(&mut self, input: &'static str, message: impl Into<String>) {
-        self.0.push(InputError { input, message: message.into() });
+        self.0.push(InputError {
+            input,
+            message: message.into(),
+        });
     }
 
     /// Keeps the value of `result`, recording its error against `input`.

@@ -79,7 +79,12 @@ pub enum ImageSource {
     /// `docker save` tar, OCI archive or OCI layout directory.
     Archive(PathBuf),
     /// Daemonless build from a static binary or a directory.
-    Build { from: PathBuf, cmd: Option<Vec<String>>, port: u16, env: Vec<(String, String)> },
+    Build {
+        from: PathBuf,
+        cmd: Option<Vec<String>>,
+        port: u16,
+        env: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +150,11 @@ pub struct Config {
 /// CloudFormation's `TemplateBody` limit; larger templates need S3, which this action doesn't do.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
-const CAPABILITIES: &[&str] = &["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+const CAPABILITIES: &[&str] = &[
+    "CAPABILITY_IAM",
+    "CAPABILITY_NAMED_IAM",
+    "CAPABILITY_AUTO_EXPAND",
+];
 
 impl Config {
     /// Validates every input; on any error returns them all.
@@ -154,7 +163,12 @@ impl Config {
         let github = GithubContext::from_env(env);
         let value = |name: &'static str| -> Option<&str> { raw.get(name) };
         let or_default = |name: &'static str| -> &str {
-            raw.get(name).unwrap_or_else(|| INPUTS.iter().find(|i| i.name == name).map_or("", |i| i.default))
+            raw.get(name).unwrap_or_else(|| {
+                INPUTS
+                    .iter()
+                    .find(|i| i.name == name)
+                    .map_or("", |i| i.default)
+            })
         };
 
         let mode = errs.take("mode", parse_mode(or_default("mode")));
@@ -162,8 +176,14 @@ impl Config {
         let image = build_image(raw, env, &github, mode, &mut errs);
         let stack = build_stack(raw, env, &github, &mut errs);
         let smoke_check = errs.take("smoke-check", values::boolean(or_default("smoke-check")));
-        let smoke_check_timeout = errs.take("smoke-check-timeout", values::integer(or_default("smoke-check-timeout"), 5, 1800));
-        let rollback_on_failure = errs.take("rollback-on-failure", values::boolean(or_default("rollback-on-failure")));
+        let smoke_check_timeout = errs.take(
+            "smoke-check-timeout",
+            values::integer(or_default("smoke-check-timeout"), 5, 1800),
+        );
+        let rollback_on_failure = errs.take(
+            "rollback-on-failure",
+            values::boolean(or_default("rollback-on-failure")),
+        );
         let environment = or_default("environment").to_string();
         if environment.chars().count() > 255 {
             errs.push("environment", "expected at most 255 characters");
@@ -171,7 +191,14 @@ impl Config {
         let github_token = value("github-token").map(Secret::new);
 
         match (mode, aws, image, stack, smoke_check, rollback_on_failure) {
-            (Some(mode), Some(aws), Some(image), Some(stack), Some(smoke_check), Some(rollback_on_failure)) if errs.is_empty() => Ok(Config {
+            (
+                Some(mode),
+                Some(aws),
+                Some(image),
+                Some(stack),
+                Some(smoke_check),
+                Some(rollback_on_failure),
+            ) if errs.is_empty() => Ok(Config {
                 mode,
                 aws,
                 image,
@@ -189,7 +216,10 @@ impl Config {
 }
 
 fn default_of(name: &str) -> &'static str {
-    INPUTS.iter().find(|i| i.name == name).map_or("", |i| i.default)
+    INPUTS
+        .iter()
+        .find(|i| i.name == name)
+        .map_or("", |i| i.default)
 }
 
 fn input_or_default<'a>(raw: &'a RawInputs, name: &'static str) -> &'a str {
@@ -202,7 +232,10 @@ fn parse_mode(v: &str) -> Result<Mode, String> {
         "push" => Ok(Mode::Push),
         "preview" => Ok(Mode::Preview),
         "destroy" => Ok(Mode::Destroy),
-        _ => Err(format!("expected one of deploy, push, preview, destroy; got {}", shown(v))),
+        _ => Err(format!(
+            "expected one of deploy, push, preview, destroy; got {}",
+            shown(v)
+        )),
     }
 }
 
@@ -212,22 +245,35 @@ fn is_region(v: &str) -> bool {
     parts.len() >= 3
         && parts.len() <= 4
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_role_arn(v: &str) -> bool {
     let mut it = v.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) =
-        (it.next(), it.next(), it.next(), it.next(), it.next(), it.next())
-    else {
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+        it.next(),
+    ) else {
         return false;
     };
     partition.starts_with("aws")
         && account.len() == 12
         && account.chars().all(|c| c.is_ascii_digit())
         && resource.strip_prefix("role/").is_some_and(|r| {
-            !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
         })
 }
 
@@ -238,14 +284,28 @@ fn ambient_aws_credentials(env: &Env) -> bool {
         || env.has("AWS_WEB_IDENTITY_TOKEN_FILE")
         || env.has("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
         || env.has("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        || env.get("HOME").is_some_and(|h| std::path::Path::new(h).join(".aws/credentials").is_file())
+        || env
+            .get("HOME")
+            .is_some_and(|h| std::path::Path::new(h).join(".aws/credentials").is_file())
 }
 
-fn build_aws(raw: &RawInputs, env: &Env, gh: &GithubContext, mode: Option<Mode>, errs: &mut InputErrors) -> Option<AwsConfig> {
+fn build_aws(
+    raw: &RawInputs,
+    env: &Env,
+    gh: &GithubContext,
+    mode: Option<Mode>,
+    errs: &mut InputErrors,
+) -> Option<AwsConfig> {
     let before = errs.0.len();
     let region = input_or_default(raw, "aws-region").to_string();
     if !is_region(&region) {
-        errs.push("aws-region", format!("expected an AWS region such as us-east-1 or ap-southeast-2, got {}", shown(&region)));
+        errs.push(
+            "aws-region",
+            format!(
+                "expected an AWS region such as us-east-1 or ap-southeast-2, got {}",
+                shown(&region)
+            ),
+        );
     }
     let key_id = raw.get("aws-access-key-id");
     let secret = raw.get("aws-secret-access-key");
@@ -257,16 +317,25 @@ fn build_aws(raw: &RawInputs, env: &Env, gh: &GithubContext, mode: Option<Mode>,
             session_token: token.map(Secret::new),
         }),
         (Some(_), None) => {
-            errs.push("aws-secret-access-key", "required when aws-access-key-id is given");
+            errs.push(
+                "aws-secret-access-key",
+                "required when aws-access-key-id is given",
+            );
             None
         }
         (None, Some(_)) => {
-            errs.push("aws-access-key-id", "required when aws-secret-access-key is given");
+            errs.push(
+                "aws-access-key-id",
+                "required when aws-secret-access-key is given",
+            );
             None
         }
         (None, None) => {
             if token.is_some() {
-                errs.push("aws-session-token", "given without aws-access-key-id and aws-secret-access-key");
+                errs.push(
+                    "aws-session-token",
+                    "given without aws-access-key-id and aws-secret-access-key",
+                );
             }
             None
         }
@@ -275,15 +344,32 @@ fn build_aws(raw: &RawInputs, env: &Env, gh: &GithubContext, mode: Option<Mode>,
         None => None,
         Some(arn) => {
             if !is_role_arn(arn) {
-                errs.push("role-to-assume", format!("expected an IAM role ARN like arn:aws:iam::123456789012:role/name, got {}", shown(arn)));
+                errs.push(
+                    "role-to-assume",
+                    format!(
+                        "expected an IAM role ARN like arn:aws:iam::123456789012:role/name, got {}",
+                        shown(arn)
+                    ),
+                );
             }
             let session_name = input_or_default(raw, "role-session-name").to_string();
             let ok_name = (2..=64).contains(&session_name.len())
-                && session_name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+                && session_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
             if !ok_name {
-                errs.push("role-session-name", format!("expected 2-64 characters of letters, digits and +=,.@_-, got {}", shown(&session_name)));
+                errs.push(
+                    "role-session-name",
+                    format!(
+                        "expected 2-64 characters of letters, digits and +=,.@_-, got {}",
+                        shown(&session_name)
+                    ),
+                );
             }
-            let duration = errs.take("role-duration-seconds", values::integer(input_or_default(raw, "role-duration-seconds"), 900, 43_200));
+            let duration = errs.take(
+                "role-duration-seconds",
+                values::integer(input_or_default(raw, "role-duration-seconds"), 900, 43_200),
+            );
             let audience = input_or_default(raw, "audience").to_string();
             if keys.is_none() && !gh.oidc_available && mode.is_some_and(Mode::needs_aws) {
                 errs.push(
@@ -291,24 +377,46 @@ fn build_aws(raw: &RawInputs, env: &Env, gh: &GithubContext, mode: Option<Mode>,
                     "needs the GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set: add `permissions: id-token: write` to the job (or give aws-access-key-id/aws-secret-access-key to chain the role)",
                 );
             }
-            Some(Role { arn: arn.to_string(), session_name, duration_seconds: duration.unwrap_or(3600) as u32, audience })
+            Some(Role {
+                arn: arn.to_string(),
+                session_name,
+                duration_seconds: duration.unwrap_or(3600) as u32,
+                audience,
+            })
         }
     };
     let allowed_account_ids = values::list(raw.get("allowed-account-ids").unwrap_or(""));
     for id in &allowed_account_ids {
         if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
-            errs.push("allowed-account-ids", format!("expected 12-digit AWS account ids, got {}", shown(id)));
+            errs.push(
+                "allowed-account-ids",
+                format!("expected 12-digit AWS account ids, got {}", shown(id)),
+            );
         }
     }
-    let mask_account_id = errs.take("mask-account-id", values::boolean(input_or_default(raw, "mask-account-id")));
+    let mask_account_id = errs.take(
+        "mask-account-id",
+        values::boolean(input_or_default(raw, "mask-account-id")),
+    );
     let endpoint_url = raw.get("aws-endpoint-url").map(String::from);
     if let Some(u) = &endpoint_url {
         match url::Url::parse(u) {
             Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
-            _ => errs.push("aws-endpoint-url", format!("expected an http(s) URL such as http://127.0.0.1:5000, got {}", shown(u))),
+            _ => errs.push(
+                "aws-endpoint-url",
+                format!(
+                    "expected an http(s) URL such as http://127.0.0.1:5000, got {}",
+                    shown(u)
+                ),
+            ),
         }
     }
-    if mode.is_some_and(Mode::needs_aws) && keys.is_none() && role.is_none() && !ambient_aws_credentials(env) && errs.0.len() == before {
+    if mode.is_some_and(Mode::needs_aws)
+        && keys.is_none()
+        && role.is_none()
+        && !ambient_aws_credentials(env)
+        && errs.0.len() == before
+    {
         errs.push(
             "aws-access-key-id",
             format!(
@@ -330,7 +438,9 @@ fn build_aws(raw: &RawInputs, env: &Env, gh: &GithubContext, mode: Option<Mode>,
 fn is_tag(t: &str) -> bool {
     let mut chars = t.chars();
     t.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
@@ -342,7 +452,9 @@ fn is_repository(r: &str) -> bool {
             !part.is_empty()
                 && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
                 && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         })
 }
 
@@ -353,14 +465,18 @@ fn is_registry_host(h: &str) -> bool {
     };
     !host.is_empty()
         && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
 }
 
 /// Splits `[host/]repo[:tag|@digest]` as Docker does: the first component is a host when it has
 /// a `.` or `:` or is `localhost`.
 fn split_reference(image: &str) -> (Option<&str>, &str, Option<&str>) {
     let (host, rest) = match image.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (Some(first), rest),
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (Some(first), rest)
+        }
         _ => (None, image),
     };
     if let Some((repo, digest)) = rest.split_once('@') {
@@ -373,29 +489,57 @@ fn split_reference(image: &str) -> (Option<&str>, &str, Option<&str>) {
 }
 
 fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
 }
 
-fn build_image(raw: &RawInputs, _env: &Env, gh: &GithubContext, mode: Option<Mode>, errs: &mut InputErrors) -> Option<ImageConfig> {
+fn build_image(
+    raw: &RawInputs,
+    _env: &Env,
+    gh: &GithubContext,
+    mode: Option<Mode>,
+    errs: &mut InputErrors,
+) -> Option<ImageConfig> {
     let before = errs.0.len();
     let registry = input_or_default(raw, "registry").to_string();
     if !is_registry_host(&registry) || registry.contains("://") {
-        errs.push("registry", format!("expected a registry host such as docker.io or ghcr.io (no scheme), got {}", shown(&registry)));
+        errs.push(
+            "registry",
+            format!(
+                "expected a registry host such as docker.io or ghcr.io (no scheme), got {}",
+                shown(&registry)
+            ),
+        );
     }
     let username = raw.get("docker-hub-username");
     if let Some(u) = username
         && (u.contains(':') || u.chars().any(char::is_whitespace))
     {
-        errs.push("docker-hub-username", format!("must not contain ':' or spaces, got {}", shown(u)));
+        errs.push(
+            "docker-hub-username",
+            format!("must not contain ':' or spaces, got {}", shown(u)),
+        );
     }
     let login = match (username, raw.get("docker-hub-token")) {
-        (Some(u), Some(t)) => Some(RegistryLogin { username: u.to_string(), token: Secret::new(t) }),
+        (Some(u), Some(t)) => Some(RegistryLogin {
+            username: u.to_string(),
+            token: Secret::new(t),
+        }),
         (Some(_), None) => {
-            errs.push("docker-hub-token", "required when docker-hub-username is given (a Docker Hub personal access token)");
+            errs.push(
+                "docker-hub-token",
+                "required when docker-hub-username is given (a Docker Hub personal access token)",
+            );
             None
         }
         (None, Some(_)) => {
-            errs.push("docker-hub-username", "required when docker-hub-token is given");
+            errs.push(
+                "docker-hub-username",
+                "required when docker-hub-token is given",
+            );
             None
         }
         (None, None) => None,
@@ -403,7 +547,10 @@ fn build_image(raw: &RawInputs, _env: &Env, gh: &GithubContext, mode: Option<Mod
 
     let source = match (raw.get("image-archive"), raw.get("image-from")) {
         (Some(_), Some(_)) => {
-            errs.push("image-from", "give either image-archive or image-from, not both");
+            errs.push(
+                "image-from",
+                "give either image-archive or image-from, not both",
+            );
             None
         }
         (Some(path), None) => {
@@ -426,18 +573,27 @@ fn build_image(raw: &RawInputs, _env: &Env, gh: &GithubContext, mode: Option<Mod
     };
     for name in ["image-cmd", "image-port", "image-env"] {
         if raw.get(name).is_some() && raw.get("image-from").is_none() {
-            errs.push(name, "only applies to the daemonless build: give image-from too");
+            errs.push(
+                name,
+                "only applies to the daemonless build: give image-from too",
+            );
         }
     }
     let compression = match input_or_default(raw, "compression") {
         "gzip" => Some(Compression::Gzip),
         "zstd" => Some(Compression::Zstd),
         other => {
-            errs.push("compression", format!("expected gzip or zstd, got {}", shown(other)));
+            errs.push(
+                "compression",
+                format!("expected gzip or zstd, got {}", shown(other)),
+            );
             None
         }
     };
-    let push_concurrency = errs.take("push-concurrency", values::integer(input_or_default(raw, "push-concurrency"), 1, 32));
+    let push_concurrency = errs.take(
+        "push-concurrency",
+        values::integer(input_or_default(raw, "push-concurrency"), 1, 32),
+    );
 
     // The repository (and, without a source, the existing reference to deploy).
     let image = raw.get("image").map(String::from).or_else(|| {
@@ -480,15 +636,25 @@ fn build_image(raw: &RawInputs, _env: &Env, gh: &GithubContext, mode: Option<Mod
         }
     }
     if mode == Some(Mode::Push) && source.is_none() {
-        errs.push("image-archive", "mode push needs an image source: image-archive or image-from");
+        errs.push(
+            "image-archive",
+            "mode push needs an image source: image-archive or image-from",
+        );
     }
     if source.is_some() && login.is_none() && image_registry == "docker.io" {
-        errs.push("docker-hub-username", "pushing to Docker Hub needs docker-hub-username and docker-hub-token");
+        errs.push(
+            "docker-hub-username",
+            "pushing to Docker Hub needs docker-hub-username and docker-hub-token",
+        );
     }
     let tags = match raw.get("tags") {
         Some(t) => values::list(t),
         None => {
-            let mut tags: Vec<String> = gh.short_sha().map(|s| format!("sha-{s}")).into_iter().collect();
+            let mut tags: Vec<String> = gh
+                .short_sha()
+                .map(|s| format!("sha-{s}"))
+                .into_iter()
+                .collect();
             tags.push("latest".into());
             tags
         }
@@ -513,30 +679,69 @@ fn build_image(raw: &RawInputs, _env: &Env, gh: &GithubContext, mode: Option<Mod
 fn build_source(raw: &RawInputs, path: &str, errs: &mut InputErrors) -> Option<ImageSource> {
     let from = PathBuf::from(path);
     if !from.exists() {
-        errs.push("image-from", format!("{} does not exist: expected a static binary or a directory", shown(path)));
+        errs.push(
+            "image-from",
+            format!(
+                "{} does not exist: expected a static binary or a directory",
+                shown(path)
+            ),
+        );
     }
     let cmd = raw.get("image-cmd").and_then(|c| {
         if c.starts_with('[') {
-            errs.take("image-cmd", serde_json::from_str::<Vec<String>>(c).map_err(|e| format!("expected a JSON array of strings: {e}")))
+            errs.take(
+                "image-cmd",
+                serde_json::from_str::<Vec<String>>(c)
+                    .map_err(|e| format!("expected a JSON array of strings: {e}")),
+            )
         } else {
             Some(vec![c.to_string()])
         }
     });
-    let port = errs.take("image-port", values::integer(raw.get("image-port").unwrap_or(input_or_default(raw, "container-port")), 1, 65_535));
-    let env = errs.take("image-env", raw.get("image-env").map_or(Ok(Vec::new()), values::key_values));
-    Some(ImageSource::Build { from, cmd, port: port.unwrap_or(8080) as u16, env: env.unwrap_or_default() })
+    let port = errs.take(
+        "image-port",
+        values::integer(
+            raw.get("image-port")
+                .unwrap_or(input_or_default(raw, "container-port")),
+            1,
+            65_535,
+        ),
+    );
+    let env = errs.take(
+        "image-env",
+        raw.get("image-env")
+            .map_or(Ok(Vec::new()), values::key_values),
+    );
+    Some(ImageSource::Build {
+        from,
+        cmd,
+        port: port.unwrap_or(8080) as u16,
+        env: env.unwrap_or_default(),
+    })
 }
 
 fn is_stack_name(n: &str) -> bool {
-    n.len() <= 128 && n.starts_with(|c: char| c.is_ascii_alphabetic()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    n.len() <= 128
+        && n.starts_with(|c: char| c.is_ascii_alphabetic())
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-fn build_stack(raw: &RawInputs, _env: &Env, gh: &GithubContext, errs: &mut InputErrors) -> Option<StackConfig> {
+fn build_stack(
+    raw: &RawInputs,
+    _env: &Env,
+    gh: &GithubContext,
+    errs: &mut InputErrors,
+) -> Option<StackConfig> {
     let before = errs.0.len();
     let name = match raw.get("stack-name") {
         Some(n) => n.to_string(),
         None => match gh.repository_name() {
-            Some(repo) => format!("ecs-poc-{}", values::derived_name(repo)).chars().take(128).collect::<String>().trim_end_matches('-').to_string(),
+            Some(repo) => format!("ecs-poc-{}", values::derived_name(repo))
+                .chars()
+                .take(128)
+                .collect::<String>()
+                .trim_end_matches('-')
+                .to_string(),
             None => {
                 errs.push("stack-name", "required outside GitHub Actions (there is no GITHUB_REPOSITORY to derive ecs-poc-<repository name> from)");
                 String::new()
@@ -553,7 +758,10 @@ fn build_stack(raw: &RawInputs, _env: &Env, gh: &GithubContext, errs: &mut Input
                 errs.push("template", format!("{} is {} bytes; CloudFormation accepts at most {TEMPLATE_BODY_LIMIT} bytes inline", shown(path), body.len()));
                 None
             }
-            Ok(body) => Some(Template::File { path: PathBuf::from(path), body }),
+            Ok(body) => Some(Template::File {
+                path: PathBuf::from(path),
+                body,
+            }),
             Err(e) => {
                 errs.push("template", format!("cannot read {}: {e}", shown(path)));
                 None
@@ -564,66 +772,144 @@ fn build_stack(raw: &RawInputs, _env: &Env, gh: &GithubContext, errs: &mut Input
         None => Vec::new(),
         Some(v) => {
             // A single line naming an existing file is a file path; anything else is inline.
-            let from_file = (!v.contains('\n') && !v.contains('=') && std::path::Path::new(v).is_file()).then(|| std::fs::read_to_string(v));
+            let from_file =
+                (!v.contains('\n') && !v.contains('=') && std::path::Path::new(v).is_file())
+                    .then(|| std::fs::read_to_string(v));
             let text = match from_file {
                 Some(Ok(t)) => t,
                 Some(Err(e)) => {
-                    errs.push("parameter-overrides", format!("cannot read {}: {e}", shown(v)));
+                    errs.push(
+                        "parameter-overrides",
+                        format!("cannot read {}: {e}", shown(v)),
+                    );
                     String::new()
                 }
                 None => v.to_string(),
             };
-            let pairs = errs.take("parameter-overrides", values::key_values(&text)).unwrap_or_default();
+            let pairs = errs
+                .take("parameter-overrides", values::key_values(&text))
+                .unwrap_or_default();
             for (k, _) in &pairs {
                 if !k.chars().all(|c| c.is_ascii_alphanumeric()) || k.len() > 255 {
-                    errs.push("parameter-overrides", format!("{} is not a CloudFormation parameter name (letters and digits only)", shown(k)));
+                    errs.push(
+                        "parameter-overrides",
+                        format!(
+                            "{} is not a CloudFormation parameter name (letters and digits only)",
+                            shown(k)
+                        ),
+                    );
                 }
             }
             pairs
         }
     };
-    let min = errs.take("min-capacity", values::integer(input_or_default(raw, "min-capacity"), 1, 1000));
-    let max = errs.take("max-capacity", values::integer(input_or_default(raw, "max-capacity"), 1, 1000));
-    let desired = raw.get("desired-count").and_then(|d| errs.take("desired-count", values::integer(d, 0, 1000)));
+    let min = errs.take(
+        "min-capacity",
+        values::integer(input_or_default(raw, "min-capacity"), 1, 1000),
+    );
+    let max = errs.take(
+        "max-capacity",
+        values::integer(input_or_default(raw, "max-capacity"), 1, 1000),
+    );
+    let desired = raw
+        .get("desired-count")
+        .and_then(|d| errs.take("desired-count", values::integer(d, 0, 1000)));
     if let (Some(min), Some(max)) = (min, max) {
         if max < min {
-            errs.push("max-capacity", format!("must be at least min-capacity ({min}), got {max}"));
+            errs.push(
+                "max-capacity",
+                format!("must be at least min-capacity ({min}), got {max}"),
+            );
         } else if let Some(d) = desired
             && !(min..=max).contains(&d)
         {
-            errs.push("desired-count", format!("must be within min-capacity..max-capacity ({min}..{max}), got {d}"));
+            errs.push(
+                "desired-count",
+                format!("must be within min-capacity..max-capacity ({min}..{max}), got {d}"),
+            );
         }
     }
-    let target_cpu = errs.take("target-cpu", values::integer(input_or_default(raw, "target-cpu"), 1, 100));
-    let container_port = errs.take("container-port", values::integer(input_or_default(raw, "container-port"), 1, 65_535));
+    let target_cpu = errs.take(
+        "target-cpu",
+        values::integer(input_or_default(raw, "target-cpu"), 1, 100),
+    );
+    let container_port = errs.take(
+        "container-port",
+        values::integer(input_or_default(raw, "container-port"), 1, 65_535),
+    );
     let health_check_path = input_or_default(raw, "health-check-path").to_string();
-    if !health_check_path.starts_with('/') || health_check_path.len() > 1024 || health_check_path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        errs.push("health-check-path", format!("expected a URL path starting with / (no spaces), got {}", shown(&health_check_path)));
+    if !health_check_path.starts_with('/')
+        || health_check_path.len() > 1024
+        || health_check_path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        errs.push(
+            "health-check-path",
+            format!(
+                "expected a URL path starting with / (no spaces), got {}",
+                shown(&health_check_path)
+            ),
+        );
     }
     let pull_credentials_secret_arn = raw.get("pull-credentials-secret-arn").map(String::from);
     if let Some(arn) = &pull_credentials_secret_arn
-        && !(arn.starts_with("arn:aws") && arn.contains(":secretsmanager:") && arn.contains(":secret:"))
+        && !(arn.starts_with("arn:aws")
+            && arn.contains(":secretsmanager:")
+            && arn.contains(":secret:"))
     {
         errs.push("pull-credentials-secret-arn", format!("expected a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), got {}", shown(arn)));
     }
     let capabilities = values::list(input_or_default(raw, "capabilities"));
     for c in &capabilities {
         if !CAPABILITIES.contains(&c.as_str()) {
-            errs.push("capabilities", format!("expected any of {}, got {}", CAPABILITIES.join(", "), shown(c)));
+            errs.push(
+                "capabilities",
+                format!(
+                    "expected any of {}, got {}",
+                    CAPABILITIES.join(", "),
+                    shown(c)
+                ),
+            );
         }
     }
-    let tags = errs.take("stack-tags", raw.get("stack-tags").map_or(Ok(Vec::new()), values::key_values)).unwrap_or_default();
+    let tags = errs
+        .take(
+            "stack-tags",
+            raw.get("stack-tags")
+                .map_or(Ok(Vec::new()), values::key_values),
+        )
+        .unwrap_or_default();
     if tags.len() > 50 {
-        errs.push("stack-tags", format!("CloudFormation allows at most 50 stack tags, got {}", tags.len()));
+        errs.push(
+            "stack-tags",
+            format!(
+                "CloudFormation allows at most 50 stack tags, got {}",
+                tags.len()
+            ),
+        );
     }
     for (k, v) in &tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 || k.to_ascii_lowercase().starts_with("aws:") {
+        if k.is_empty()
+            || k.len() > 128
+            || v.len() > 256
+            || k.to_ascii_lowercase().starts_with("aws:")
+        {
             errs.push("stack-tags", format!("tag {} must have a key of 1-128 characters not starting with aws: and a value of at most 256", shown(k)));
         }
     }
-    let termination_protection = errs.take("termination-protection", values::boolean(input_or_default(raw, "termination-protection")));
-    let timeout = errs.take("timeout-minutes", values::integer(input_or_default(raw, "timeout-minutes"), 1, 360));
-    let keep_change_set = errs.take("keep-change-set", values::boolean(input_or_default(raw, "keep-change-set")));
+    let termination_protection = errs.take(
+        "termination-protection",
+        values::boolean(input_or_default(raw, "termination-protection")),
+    );
+    let timeout = errs.take(
+        "timeout-minutes",
+        values::integer(input_or_default(raw, "timeout-minutes"), 1, 360),
+    );
+    let keep_change_set = errs.take(
+        "keep-change-set",
+        values::boolean(input_or_default(raw, "keep-change-set")),
+    );
 
     if errs.0.len() != before {
         return None;
@@ -632,7 +918,11 @@ fn build_stack(raw: &RawInputs, _env: &Env, gh: &GithubContext, errs: &mut Input
         name,
         template: template?,
         parameter_overrides,
-        capacity: Capacity { min: min? as u32, max: max? as u32, desired: desired.map(|d| d as u32) },
+        capacity: Capacity {
+            min: min? as u32,
+            max: max? as u32,
+            desired: desired.map(|d| d as u32),
+        },
         target_cpu: target_cpu? as u32,
         container_port: container_port? as u16,
         health_check_path,

@@ -112,7 +112,11 @@ impl RawInputs {
 
     /// Every secret value given, for `::add-mask::` before anything else is printed.
     pub fn secrets(&self) -> Vec<&str> {
-        INPUTS.iter().filter(|i| i.secret).filter_map(|i| self.get(i.name)).collect()
+        INPUTS
+            .iter()
+            .filter(|i| i.secret)
+            .filter_map(|i| self.get(i.name))
+            .collect()
     }
 }
 

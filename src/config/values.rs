@@ -22,7 +22,10 @@ pub fn boolean(value: &str) -> Result<bool, String> {
 pub fn integer(value: &str, min: u64, max: u64) -> Result<u64, String> {
     match value.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from {min} to {max}, got {}", shown(value))),
+        _ => Err(format!(
+            "expected a whole number from {min} to {max}, got {}",
+            shown(value)
+        )),
     }
 }
 
@@ -45,7 +48,11 @@ pub fn key_values(value: &str) -> Result<Vec<(String, String)>, String> {
             .map_err(|e| format!("expected a YAML/JSON map or K=V lines: {e}"))?;
         return map
             .into_iter()
-            .map(|(k, v)| scalar(&v).map(|v| (k.clone(), v)).ok_or(format!("value of {k:?} must be a string, number or boolean")))
+            .map(|(k, v)| {
+                scalar(&v).map(|v| (k.clone(), v)).ok_or(format!(
+                    "value of {k:?} must be a string, number or boolean"
+                ))
+            })
             .collect();
     }
     value
@@ -53,7 +60,9 @@ pub fn key_values(value: &str) -> Result<Vec<(String, String)>, String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| match line.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(format!("expected K=V on each line, got {}", shown(line))),
         })
         .collect()
@@ -88,7 +97,10 @@ mod tests {
 
     #[test]
     fn parses_key_values_in_every_form() {
-        let want = vec![("A".to_string(), "1".to_string()), ("B".to_string(), "x=y".to_string())];
+        let want = vec![
+            ("A".to_string(), "1".to_string()),
+            ("B".to_string(), "x=y".to_string()),
+        ];
         assert_eq!(key_values("A=1\nB=x=y\n").unwrap(), want);
         assert_eq!(key_values("{\"A\": 1, \"B\": \"x=y\"}").unwrap(), want);
         assert!(key_values("A: 1\nB: x=y").unwrap_err().contains("K=V"));

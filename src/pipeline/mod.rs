@@ -79,7 +79,8 @@ async fn cancel_signal() -> &'static str {
 /// A cancelled run must not leave an unexecuted change set behind; an executed one belongs to
 /// CloudFormation now, which finishes or rolls back on its own.
 async fn clean_up_after_cancel(config: &Config, state: &mut State) {
-    let (Some(clients), Some(change_set)) = (&state.clients, state.pending_change_set.take()) else {
+    let (Some(clients), Some(change_set)) = (&state.clients, state.pending_change_set.take())
+    else {
         return;
     };
     // A CreateChangeSet cut off mid-flight may still land: look again after a moment.
@@ -90,12 +91,21 @@ async fn clean_up_after_cancel(config: &Config, state: &mut State) {
     }
     match result {
         Ok(true) => runner::info(&format!("cancelled: deleted change set {change_set}")),
-        Ok(false) => runner::warning(&format!("cancelled after change set {change_set} was executed: CloudFormation carries on with stack {}", config.stack.name)),
-        Err(e) => runner::warning(&format!("cancelled: could not delete change set {change_set}: {e:#}")),
+        Ok(false) => runner::warning(&format!(
+            "cancelled after change set {change_set} was executed: CloudFormation carries on with stack {}",
+            config.stack.name
+        )),
+        Err(e) => runner::warning(&format!(
+            "cancelled: could not delete change set {change_set}: {e:#}"
+        )),
     }
 }
 
-async fn delete_unexecuted(cfn: &aws_sdk_cloudformation::Client, stack_name: &str, change_set: &str) -> Result<bool> {
+async fn delete_unexecuted(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+    change_set: &str,
+) -> Result<bool> {
     use aws_sdk_cloudformation::types::ExecutionStatus;
     use aws_smithy_types::error::display::DisplayErrorContext;
     let described = cfn
@@ -104,10 +114,19 @@ async fn delete_unexecuted(cfn: &aws_sdk_cloudformation::Client, stack_name: &st
         .change_set_name(change_set)
         .send()
         .await
-        .map_err(|e| anyhow!("describing change set {change_set}: {}", DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            anyhow!(
+                "describing change set {change_set}: {}",
+                DisplayErrorContext(e)
+            )
+        })?;
     if matches!(
         described.execution_status(),
-        Some(ExecutionStatus::ExecuteInProgress | ExecutionStatus::ExecuteComplete | ExecutionStatus::ExecuteFailed)
+        Some(
+            ExecutionStatus::ExecuteInProgress
+                | ExecutionStatus::ExecuteComplete
+                | ExecutionStatus::ExecuteFailed
+        )
     ) {
         return Ok(false);
     }
@@ -116,6 +135,11 @@ async fn delete_unexecuted(cfn: &aws_sdk_cloudformation::Client, stack_name: &st
         .change_set_name(change_set)
         .send()
         .await
-        .map_err(|e| anyhow!("deleting change set {change_set}: {}", DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            anyhow!(
+                "deleting change set {change_set}: {}",
+                DisplayErrorContext(e)
+            )
+        })?;
     Ok(true)
 }

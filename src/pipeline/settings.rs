@@ -38,7 +38,13 @@ pub fn github(config: &Config) -> GithubSettings {
 }
 
 pub fn build_spec(config: &Config, source: &ImageSource) -> Result<Option<BuildSpec>> {
-    let ImageSource::Build { from, cmd, port, env } = source else {
+    let ImageSource::Build {
+        from,
+        cmd,
+        port,
+        env,
+    } = source
+    else {
         return Ok(None);
     };
     let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
@@ -61,7 +67,12 @@ pub fn template_body(config: &Config) -> &str {
 }
 
 /// The deploy request; `image_uri` is the digest reference (None keeps the stack's image).
-pub fn deploy_request(config: &Config, image_uri: Option<String>, execute: bool, started: Instant) -> DeployRequest {
+pub fn deploy_request(
+    config: &Config,
+    image_uri: Option<String>,
+    execute: bool,
+    started: Instant,
+) -> DeployRequest {
     let s = &config.stack;
     let mut overrides = s.parameter_overrides.clone();
     if let Some(arn) = &s.pull_credentials_secret_arn {
@@ -80,7 +91,11 @@ pub fn deploy_request(config: &Config, image_uri: Option<String>, execute: bool,
             health_check_path: s.health_check_path.clone(),
         },
         overrides,
-        capabilities: s.capabilities.iter().map(|c| Capability::from(c.as_str())).collect(),
+        capabilities: s
+            .capabilities
+            .iter()
+            .map(|c| Capability::from(c.as_str()))
+            .collect(),
         tags: s.tags.clone(),
         termination_protection: s.termination_protection,
         change_set_name: change_set_name(config),
@@ -95,5 +110,9 @@ pub fn deploy_request(config: &Config, image_uri: Option<String>, execute: bool,
 
 pub fn change_set_name(config: &Config) -> String {
     let gh = &config.github;
-    stack::change_set_name(&format!("ecs-poc-{}", config.mode.as_str()), gh.run_id.as_deref(), gh.run_attempt.as_deref())
+    stack::change_set_name(
+        &format!("ecs-poc-{}", config.mode.as_str()),
+        gh.run_id.as_deref(),
+        gh.run_attempt.as_deref(),
+    )
 }

@@ -32,11 +32,17 @@ pub struct SmokeResult {
 
 /// `base` + `path`, without doubling or dropping the `/` between them.
 pub fn health_url(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
-    let client = reqwest::Client::builder().timeout(policy.request_timeout).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(policy.request_timeout)
+        .build()?;
     let started = Instant::now();
     let mut delay = policy.first_delay;
     let mut attempts = 0;
@@ -44,11 +50,17 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
         attempts += 1;
         let last = match client.get(url).send().await {
             Ok(resp) if resp.status().is_success() => {
-                return Ok(SmokeResult { url: url.to_string(), attempts, elapsed: started.elapsed() });
+                return Ok(SmokeResult {
+                    url: url.to_string(),
+                    attempts,
+                    elapsed: started.elapsed(),
+                });
             }
             Ok(resp) => format!("HTTP {}", resp.status()),
             Err(e) if e.is_connect() => "connection refused or unreachable".to_string(),
-            Err(e) if e.is_timeout() => format!("no answer within {} s", policy.request_timeout.as_secs()),
+            Err(e) if e.is_timeout() => {
+                format!("no answer within {} s", policy.request_timeout.as_secs())
+            }
             Err(e) => format!("request failed ({e})"),
         };
         if started.elapsed() + delay > policy.deadline {
@@ -57,7 +69,10 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
                 policy.deadline.as_secs()
             );
         }
-        crate::runner::info(&format!("smoke check: GET {url} → {last}; retrying in {:.0} s", delay.as_secs_f64()));
+        crate::runner::info(&format!(
+            "smoke check: GET {url} → {last}; retrying in {:.0} s",
+            delay.as_secs_f64()
+        ));
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(policy.max_delay);
     }

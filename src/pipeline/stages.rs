@@ -16,7 +16,10 @@ macro_rules! stage {
     ($state:expr, $title:expr, $body:expr) => {{
         let group = runner::group($title);
         let result = $body;
-        $state.report.stages.push(($title.to_string(), group.elapsed()));
+        $state
+            .report
+            .stages
+            .push(($title.to_string(), group.elapsed()));
         drop(group);
         result
     }};
@@ -25,9 +28,16 @@ macro_rules! stage {
 pub(super) async fn all(config: &Config, state: &mut State, started: Instant) -> Result<()> {
     // Local work first: a bad archive or build directory fails before anything remote.
     let image = match (&config.image.source, config.mode.pushes()) {
-        (Some(source), true) => Some(stage!(state, "Prepare image", prepare_image(config, source))?),
+        (Some(source), true) => Some(stage!(
+            state,
+            "Prepare image",
+            prepare_image(config, source)
+        )?),
         (Some(_), false) => {
-            state.report.notes.push(format!("mode {} pushes nothing: the image source is not used", config.mode.as_str()));
+            state.report.notes.push(format!(
+                "mode {} pushes nothing: the image source is not used",
+                config.mode.as_str()
+            ));
             None
         }
         _ => None,
@@ -35,7 +45,11 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
 
     // Credentials before any side effect: AWS identity, then the registry login.
     let clients = if config.mode.needs_aws() {
-        let connected = stage!(state, "AWS credentials", crate::aws::connect(&settings::aws(config)).await)?;
+        let connected = stage!(
+            state,
+            "AWS credentials",
+            crate::aws::connect(&settings::aws(config)).await
+        )?;
         state.report.identity = Some(connected.identity.display_arn(config.aws.mask_account_id));
         let clients = Clients::new(&connected.sdk_config);
         state.clients = Some(clients.clone());
@@ -44,14 +58,22 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
         None
     };
     let registry = match (&image, &config.image.existing, config.mode) {
-        (Some(_), _, _) => Some(stage!(state, "Registry login", registry_login(config, true).await)?),
+        (Some(_), _, _) => Some(stage!(
+            state,
+            "Registry login",
+            registry_login(config, true).await
+        )?),
         (None, Some(_), Mode::Deploy | Mode::Preview) => Some(registry_login(config, false).await?),
         _ => None,
     };
 
     // The image to deploy, pinned by digest.
     let image_uri = match (&image, &registry) {
-        (Some(image), Some(registry)) => Some(stage!(state, "Push image", push(config, state, registry, image).await)?),
+        (Some(image), Some(registry)) => Some(stage!(
+            state,
+            "Push image",
+            push(config, state, registry, image).await
+        )?),
         (None, Some(registry)) => Some(resolve(config, state, registry).await?),
         _ => None,
     };
@@ -60,8 +82,16 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
     };
 
     match config.mode {
-        Mode::Destroy => stage!(state, "Destroy stack", destroy(config, state, &clients).await),
-        Mode::Preview => stage!(state, "Preview change set", preview(config, state, &clients, image_uri, started).await),
+        Mode::Destroy => stage!(
+            state,
+            "Destroy stack",
+            destroy(config, state, &clients).await
+        ),
+        Mode::Preview => stage!(
+            state,
+            "Preview change set",
+            preview(config, state, &clients, image_uri, started).await
+        ),
         Mode::Deploy => deploy(config, state, &clients, image_uri, started).await,
         Mode::Push => Ok(()),
     }
@@ -79,18 +109,40 @@ fn prepare_image(config: &Config, source: &ImageSource) -> Result<LoadedImage> {
 
 async fn registry_login(config: &Config, for_push: bool) -> Result<Registry> {
     let address = RegistryAddress::parse(&config.image.registry)?;
-    let creds = config.image.login.as_ref().map(|l| Credentials { username: l.username.clone(), password: l.token.clone() });
+    let creds = config.image.login.as_ref().map(|l| Credentials {
+        username: l.username.clone(),
+        password: l.token.clone(),
+    });
     let registry = Registry::new(address, creds)?;
     if for_push {
         registry.check_login(&config.image.repository).await?;
-        runner::info(&format!("logged in to {} for {}", config.image.registry, config.image.repository));
+        runner::info(&format!(
+            "logged in to {} for {}",
+            config.image.registry, config.image.repository
+        ));
     }
     Ok(registry)
 }
 
-async fn push(config: &Config, state: &mut State, registry: &Registry, image: &LoadedImage) -> Result<String> {
-    let opts = PushOptions { concurrency: config.image.push_concurrency, compression: config.image.compression, mount_from: None };
-    let report = image::push(registry, &config.image.repository, image, &config.image.tags, &opts).await?;
+async fn push(
+    config: &Config,
+    state: &mut State,
+    registry: &Registry,
+    image: &LoadedImage,
+) -> Result<String> {
+    let opts = PushOptions {
+        concurrency: config.image.push_concurrency,
+        compression: config.image.compression,
+        mount_from: None,
+    };
+    let report = image::push(
+        registry,
+        &config.image.repository,
+        image,
+        &config.image.tags,
+        &opts,
+    )
+    .await?;
     let reference = report.reference.clone();
     state.outputs.set("image-ref", &reference);
     state.outputs.set("image-digest", report.digest.to_string());
@@ -100,13 +152,26 @@ async fn push(config: &Config, state: &mut State, registry: &Registry, image: &L
 }
 
 async fn resolve(config: &Config, state: &mut State, registry: &Registry) -> Result<String> {
-    let Some(reference) = &config.image.existing else { bail!("no image reference to resolve") };
+    let Some(reference) = &config.image.existing else {
+        bail!("no image reference to resolve")
+    };
     let digest = registry
         .resolve(&config.image.repository, reference)
         .await
-        .with_context(|| format!("resolving {}:{reference} to a digest", config.image.repository))?;
-    let image_ref = format!("{}/{}@{digest}", config.image.registry, config.image.repository);
-    runner::info(&format!("{}:{reference} is {image_ref}", config.image.repository));
+        .with_context(|| {
+            format!(
+                "resolving {}:{reference} to a digest",
+                config.image.repository
+            )
+        })?;
+    let image_ref = format!(
+        "{}/{}@{digest}",
+        config.image.registry, config.image.repository
+    );
+    runner::info(&format!(
+        "{}:{reference} is {image_ref}",
+        config.image.repository
+    ));
     state.outputs.set("image-ref", &image_ref);
     state.outputs.set("image-digest", digest.to_string());
     state.report.image_ref = Some(image_ref.clone());
@@ -120,7 +185,10 @@ fn record(state: &mut State, outcome: &DeployOutcome) {
         out.set("stack-status", status.as_str());
         state.report.status = Some(status.as_str().to_string());
     }
-    out.set("change-set-id", outcome.change_set_id.clone().unwrap_or_default());
+    out.set(
+        "change-set-id",
+        outcome.change_set_id.clone().unwrap_or_default(),
+    );
     out.set("has-changes", outcome.has_changes.to_string());
     for (k, v) in &outcome.outputs {
         out.set(k, v);
@@ -135,58 +203,109 @@ fn record(state: &mut State, outcome: &DeployOutcome) {
     state.report.outputs = outcome.outputs.clone();
 }
 
-async fn preview(config: &Config, state: &mut State, clients: &Clients, image_uri: Option<String>, started: Instant) -> Result<()> {
+async fn preview(
+    config: &Config,
+    state: &mut State,
+    clients: &Clients,
+    image_uri: Option<String>,
+    started: Instant,
+) -> Result<()> {
     let request = settings::deploy_request(config, image_uri, false, started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = stack::deploy(clients, &request).await?;
     state.pending_change_set = None;
     record(state, &outcome);
-    let markdown = if outcome.has_changes { stack::changes_table_markdown(&outcome.changes) } else { "No changes: the stack already matches.\n".to_string() };
+    let markdown = if outcome.has_changes {
+        stack::changes_table_markdown(&outcome.changes)
+    } else {
+        "No changes: the stack already matches.\n".to_string()
+    };
     github::upsert_plan_comment(&settings::github(config), &config.stack.name, &markdown).await;
     Ok(())
 }
 
-async fn deploy(config: &Config, state: &mut State, clients: &Clients, image_uri: Option<String>, started: Instant) -> Result<()> {
+async fn deploy(
+    config: &Config,
+    state: &mut State,
+    clients: &Clients,
+    image_uri: Option<String>,
+    started: Instant,
+) -> Result<()> {
     state.deployment = DeploymentTracker::start(&settings::github(config)).await;
     let previous_image = stack::current_image(clients, &config.stack.name).await?;
     let request = settings::deploy_request(config, image_uri.clone(), true, started);
     state.pending_change_set = Some(request.change_set_name.clone());
-    let outcome = stage!(state, "Deploy stack", stack::deploy(clients, &request).await);
+    let outcome = stage!(
+        state,
+        "Deploy stack",
+        stack::deploy(clients, &request).await
+    );
     state.pending_change_set = None;
     let outcome = outcome?;
     record(state, &outcome);
     if !outcome.has_changes {
-        state.report.notes.push("No changes: the stack already runs this image with these settings.".into());
+        state
+            .report
+            .notes
+            .push("No changes: the stack already runs this image with these settings.".into());
     }
 
     let Some(url) = state.report.url.clone().filter(|_| config.smoke_check) else {
         if !config.smoke_check {
-            state.report.notes.push("Smoke check skipped (smoke-check: false).".into());
+            state
+                .report
+                .notes
+                .push("Smoke check skipped (smoke-check: false).".into());
         }
         return Ok(());
     };
     let health = smoke::health_url(&url, &config.stack.health_check_path);
-    let checked = stage!(state, "Smoke check", smoke::check(&health, &smoke::SmokePolicy { deadline: config.smoke_check_timeout, ..Default::default() }).await);
+    let checked = stage!(
+        state,
+        "Smoke check",
+        smoke::check(
+            &health,
+            &smoke::SmokePolicy {
+                deadline: config.smoke_check_timeout,
+                ..Default::default()
+            }
+        )
+        .await
+    );
     match checked {
         Ok(r) => {
-            state.report.notes.push(format!("Smoke check: GET {} answered 200 after {} attempt(s) in {:.1} s.", r.url, r.attempts, r.elapsed.as_secs_f64()));
+            state.report.notes.push(format!(
+                "Smoke check: GET {} answered 200 after {} attempt(s) in {:.1} s.",
+                r.url,
+                r.attempts,
+                r.elapsed.as_secs_f64()
+            ));
             Ok(())
         }
         Err(failure) => {
-            let rollback_to = previous_image.filter(|prev| config.rollback_on_failure && Some(prev) != image_uri.as_ref());
+            let rollback_to = previous_image
+                .filter(|prev| config.rollback_on_failure && Some(prev) != image_uri.as_ref());
             let Some(previous) = rollback_to else {
                 return Err(failure);
             };
-            runner::warning(&format!("smoke check failed; rolling back to the previous image {previous}"));
-            let mut request = settings::deploy_request(config, Some(previous.clone()), true, Instant::now());
+            runner::warning(&format!(
+                "smoke check failed; rolling back to the previous image {previous}"
+            ));
+            let mut request =
+                settings::deploy_request(config, Some(previous.clone()), true, Instant::now());
             request.change_set_name = format!("{}-rollback", request.change_set_name);
             let rolled = stage!(state, "Roll back", stack::deploy(clients, &request).await);
             match rolled {
                 Ok(outcome) => {
                     record(state, &outcome);
-                    Err(failure.context(format!("rolled back stack {} to the previous image {previous}", config.stack.name)))
+                    Err(failure.context(format!(
+                        "rolled back stack {} to the previous image {previous}",
+                        config.stack.name
+                    )))
                 }
-                Err(e) => Err(failure.context(format!("rolling back to {previous} failed too: {e:#}"))),
+                Err(e) => {
+                    Err(failure.context(format!("rolling back to {previous} failed too: {e:#}")))
+                }
             }
         }
     }
@@ -194,11 +313,27 @@ async fn deploy(config: &Config, state: &mut State, clients: &Clients, image_uri
 
 async fn destroy(config: &Config, state: &mut State, clients: &Clients) -> Result<()> {
     let deadline = Instant::now() + config.stack.timeout;
-    let outcome = stack::destroy(clients, &config.stack.name, deadline, stack::PollPolicy::default()).await?;
+    let outcome = stack::destroy(
+        clients,
+        &config.stack.name,
+        deadline,
+        stack::PollPolicy::default(),
+    )
+    .await?;
     if !outcome.existed {
-        state.report.notes.push(format!("Stack {} does not exist: nothing to destroy.", config.stack.name));
+        state.report.notes.push(format!(
+            "Stack {} does not exist: nothing to destroy.",
+            config.stack.name
+        ));
     }
-    state.outputs.set("stack-status", if outcome.existed { "DELETE_COMPLETE" } else { "DOES_NOT_EXIST" });
+    state.outputs.set(
+        "stack-status",
+        if outcome.existed {
+            "DELETE_COMPLETE"
+        } else {
+            "DOES_NOT_EXIST"
+        },
+    );
     state.report.status = Some("DELETE_COMPLETE".into());
     state.report.removed = outcome.removed;
     state.report.events = outcome.events;

@@ -93,12 +93,18 @@ impl Report {
     }
 
     fn image_section(&self, md: &mut String) {
-        let Some(image_ref) = &self.image_ref else { return };
+        let Some(image_ref) = &self.image_ref else {
+            return;
+        };
         md.push_str("### Image\n\n");
         let _ = writeln!(md, "`{image_ref}`\n");
         let Some(p) = &self.push else { return };
         let secs = p.duration.as_secs_f64();
-        let rate = if secs > 0.0 { p.bytes_uploaded as f64 / 1e6 / secs } else { 0.0 };
+        let rate = if secs > 0.0 {
+            p.bytes_uploaded as f64 / 1e6 / secs
+        } else {
+            0.0
+        };
         let _ = writeln!(
             md,
             "{} in {} layers: {} pushed, {} skipped (already there), {} mounted; {} uploaded in {secs:.1} s ({rate:.1} MB/s)\n",
@@ -129,12 +135,33 @@ impl Report {
         if self.events.is_empty() {
             return;
         }
-        let failed = self.events.iter().filter(|e| e.status.as_str().ends_with("_FAILED")).count();
-        let _ = writeln!(md, "### Stack events\n\n{} events, {failed} failed; final status `{}`.\n", self.events.len(), self.status.as_deref().unwrap_or("unknown"));
+        let failed = self
+            .events
+            .iter()
+            .filter(|e| e.status.as_str().ends_with("_FAILED"))
+            .count();
+        let _ = writeln!(
+            md,
+            "### Stack events\n\n{} events, {failed} failed; final status `{}`.\n",
+            self.events.len(),
+            self.status.as_deref().unwrap_or("unknown")
+        );
         if failed > 0 {
             md.push_str("<details><summary>Failed events</summary>\n\n| time | logical id | type | status | reason |\n|---|---|---|---|---|\n");
-            for e in self.events.iter().filter(|e| e.status.as_str().ends_with("_FAILED")) {
-                let _ = writeln!(md, "| {} | `{}` | `{}` | {} | {} |", e.time, cell(&e.logical_id), cell(&e.resource_type), e.status.as_str(), cell(&e.reason));
+            for e in self
+                .events
+                .iter()
+                .filter(|e| e.status.as_str().ends_with("_FAILED"))
+            {
+                let _ = writeln!(
+                    md,
+                    "| {} | `{}` | `{}` | {} | {} |",
+                    e.time,
+                    cell(&e.logical_id),
+                    cell(&e.resource_type),
+                    e.status.as_str(),
+                    cell(&e.reason)
+                );
             }
             md.push_str("\n</details>\n\n");
         }

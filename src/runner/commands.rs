@@ -12,7 +12,9 @@ pub fn in_actions() -> bool {
 
 /// Escaping of a command's message (runner `CommandEscapeData`).
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escaping of a command property such as `title=` (runner `CommandEscapeProperty`).
@@ -61,7 +63,11 @@ pub fn info(msg: &str) {
 
 pub fn format_annotation(kind: &str, title: Option<&str>, msg: &str) -> String {
     match title {
-        Some(t) => format!("::{kind} title={}::{}", escape_property(t), escape_data(msg)),
+        Some(t) => format!(
+            "::{kind} title={}::{}",
+            escape_property(t),
+            escape_data(msg)
+        ),
         None => format!("::{kind}::{}", escape_data(msg)),
     }
 }
@@ -102,7 +108,10 @@ pub fn group(title: &str) -> Group {
     } else {
         emit(&format!("==> {title}"));
     }
-    Group { title: title.to_string(), started: Instant::now() }
+    Group {
+        title: title.to_string(),
+        started: Instant::now(),
+    }
 }
 
 impl Group {
@@ -138,7 +147,10 @@ mod tests {
     #[test]
     fn masks_each_line_of_a_multiline_secret() {
         assert_eq!(mask_lines("abc"), vec!["::add-mask::abc"]);
-        assert_eq!(mask_lines("a1\r\nb2\n\n"), vec!["::add-mask::a1", "::add-mask::b2"]);
+        assert_eq!(
+            mask_lines("a1\r\nb2\n\n"),
+            vec!["::add-mask::a1", "::add-mask::b2"]
+        );
         assert!(mask_lines("  ").is_empty());
     }
 }

@@ -9,7 +9,9 @@ pub fn env_name(input: &str) -> String {
 /// An input's value: trimmed, and `None` when empty, because the runner exports every declared
 /// input and an empty string means "not given".
 pub fn normalize(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 pub fn read(input: &str) -> Option<String> {

@@ -25,13 +25,17 @@ pub fn write(markdown: &str) -> Result<()> {
     match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         Some(path) => {
             // The limit counts the whole file; an earlier step of ours may have written to it.
-            let used = std::fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(0);
+            let used = std::fs::metadata(&path)
+                .map(|m| m.len() as usize)
+                .unwrap_or(0);
             let body = fit(markdown, LIMIT.saturating_sub(used));
             let mut file = std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)
                 .open(&path)
-                .with_context(|| format!("opening GITHUB_STEP_SUMMARY {}", path.to_string_lossy()))?;
+                .with_context(|| {
+                    format!("opening GITHUB_STEP_SUMMARY {}", path.to_string_lossy())
+                })?;
             file.write_all(body.as_bytes())
                 .with_context(|| format!("writing GITHUB_STEP_SUMMARY {}", path.to_string_lossy()))
         }
