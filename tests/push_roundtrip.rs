@@ -298,3 +298,43 @@ async fn two_platform_index_round_trips() {
     let manifests = pull_and_verify(&report, &repo, &tmp.path().join("back"));
     assert_eq!(manifests.len(), 2);
 }
+
+/// A legacy `docker save` pushed with zstd: Docker schema 2 has no zstd layer type, so an OCI
+/// manifest is written (OCI config media type, same config bytes) with `tar+zstd` layers.
+#[tokio::test]
+async fn legacy_docker_save_with_zstd_gets_an_oci_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = umoci_layout(tmp.path(), "v1", &[("a", text_bytes(300_000, 8))], "amd64");
+    let archive = tmp.path().join("saved.tar");
+    skopeo_copy(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker-archive:{}:app:v1", archive.display()),
+        &[],
+    );
+    let image = load_archive(&archive).unwrap();
+    let repo = unique_repo("savezstd");
+    let options = PushOptions {
+        compression: Compression::Zstd,
+        ..opts()
+    };
+    let report = push(&registry(), &repo, &image, &["v1".into()], &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.media_type.to_string(),
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let manifests = pull_and_verify(&report, &repo, &tmp.path().join("back"));
+    assert_eq!(
+        manifests[0]["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
+    assert_eq!(
+        manifests[0]["config"]["digest"],
+        image.images[0].config.descriptor.digest().to_string()
+    );
+    assert_eq!(
+        manifests[0]["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+}
