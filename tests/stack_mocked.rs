@@ -393,6 +393,10 @@ async fn empty_change_set_is_a_success_with_outputs() {
         "a no-op never sleeps"
     );
     assert_eq!(out.operation, Operation::Update);
+    assert_eq!(
+        out.previous_image.as_deref(),
+        Some("docker.io/acme/web@sha256:aaaa")
+    );
     assert!(!out.has_changes && !out.executed);
     assert_eq!(out.output("ServiceUrl"), Some(URL));
     assert_eq!(out.cfn_calls, 5);
@@ -1221,4 +1225,21 @@ async fn destroy_of_an_absent_stack_is_a_success() {
     .expect("absent is fine");
     assert!(!out.existed);
     assert_eq!(out.cfn_calls, 1);
+}
+
+/// A preview is read-only: it does not delete a failed first create to show what a create would do.
+#[tokio::test]
+async fn preview_never_deletes_a_rolled_back_stack() {
+    let c = clients(
+        RuleMode::Sequential,
+        &[stacks(ID, StackStatus::RollbackComplete)],
+        &[],
+    );
+    let mut req = request(Some(IMAGE), None);
+    req.plan.execute = false;
+    let err = stack::deploy(&c, &req)
+        .await
+        .expect_err("nothing to preview");
+    assert!(err.to_string().contains("ROLLBACK_COMPLETE"), "{err:#}");
+    assert_eq!(c.cfn_calls(), 1);
 }

@@ -9,7 +9,7 @@ use super::clients::Clients;
 use super::diagnose::explain_failure;
 use super::error::StackError;
 use super::events::EventStream;
-use super::lookup::{find_stack, outputs, parameter_names};
+use super::lookup::{find_stack, image_of, outputs, parameter_names};
 use super::params::validate_parameters;
 use super::request::{DeployOutcome, DeployRequest, Operation};
 use super::service::{find_service, live_desired_count};
@@ -51,6 +51,7 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
             .unwrap_or_default()
             .to_string(),
         operation: op,
+        previous_image: existing.as_ref().and_then(image_of),
         status: existing.as_ref().and_then(|s| s.stack_status().cloned()),
         change_set_id: None,
         has_changes: false,
@@ -212,6 +213,12 @@ async fn ready_stack(clients: &Clients, req: &DeployRequest) -> Result<Option<St
                     command: format!("aws cloudformation delete-stack --stack-name {name}"),
                 }
                 .into());
+            }
+            // A preview changes nothing, so it cannot clear the failed stack to show a create.
+            StackStatus::RollbackComplete if !req.plan.execute => {
+                anyhow::bail!(
+                    "stack {name} is ROLLBACK_COMPLETE (its first create failed): a deploy deletes it and creates it again, so there is no change set to preview yet"
+                );
             }
             StackStatus::RollbackComplete => {
                 runner::warning(&format!(

@@ -41,6 +41,16 @@ pub fn parameter_names(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// The stack's `ImageUri` parameter (CloudFormation's resolved value when it has one).
+pub fn image_of(stack: &Stack) -> Option<String> {
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(super::params::IMAGE_URI))
+        .and_then(|p| p.resolved_value().or(p.parameter_value()))
+        .map(String::from)
+}
+
 /// The stack's outputs as (key, value), in CloudFormation's order.
 pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
     stack

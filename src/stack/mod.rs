@@ -65,13 +65,6 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("../../cloudformation/ecs-webapp
 /// The image the stack runs now (its `ImageUri` parameter), or `None` when the stack does not
 /// exist or has no such parameter. The pipeline's smoke-check rollback redeploys this.
 pub async fn current_image(clients: &Clients, stack_name: &str) -> Result<Option<String>> {
-    let Some(stack) = lookup::find_stack(&clients.cfn, stack_name).await? else {
-        return Ok(None);
-    };
-    Ok(stack
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some(params::IMAGE_URI))
-        .and_then(|p| p.resolved_value().or(p.parameter_value()))
-        .map(String::from))
+    let stack = lookup::find_stack(&clients.cfn, stack_name).await?;
+    Ok(stack.as_ref().and_then(lookup::image_of))
 }

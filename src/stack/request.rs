@@ -84,6 +84,9 @@ pub struct DeployOutcome {
     pub stack_name: String,
     pub stack_id: String,
     pub operation: Operation,
+    /// The stack's `ImageUri` before this deploy (`None` on a create): what a rollback redeploys.
+    /// Read from the same `DescribeStacks` the deploy starts with, so it costs no extra call.
+    pub previous_image: Option<String>,
     /// The stack's status at the end (for a preview of a new stack: `REVIEW_IN_PROGRESS` while
     /// the kept change set exists, or absent → `None`).
     pub status: Option<StackStatus>,
