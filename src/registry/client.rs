@@ -46,16 +46,18 @@ impl Stats {
     /// What happened between `earlier` and `self`.
     pub fn since(&self, earlier: &Stats) -> Stats {
         Stats {
-            head: self.head - earlier.head,
-            get: self.get - earlier.get,
-            post: self.post - earlier.post,
-            put: self.put - earlier.put,
-            patch: self.patch - earlier.patch,
-            delete: self.delete - earlier.delete,
-            token_fetches: self.token_fetches - earlier.token_fetches,
-            blob_bytes_uploaded: self.blob_bytes_uploaded - earlier.blob_bytes_uploaded,
-            retries: self.retries - earlier.retries,
-            reauths: self.reauths - earlier.reauths,
+            head: self.head.saturating_sub(earlier.head),
+            get: self.get.saturating_sub(earlier.get),
+            post: self.post.saturating_sub(earlier.post),
+            put: self.put.saturating_sub(earlier.put),
+            patch: self.patch.saturating_sub(earlier.patch),
+            delete: self.delete.saturating_sub(earlier.delete),
+            token_fetches: self.token_fetches.saturating_sub(earlier.token_fetches),
+            blob_bytes_uploaded: self
+                .blob_bytes_uploaded
+                .saturating_sub(earlier.blob_bytes_uploaded),
+            retries: self.retries.saturating_sub(earlier.retries),
+            reauths: self.reauths.saturating_sub(earlier.reauths),
         }
     }
 }

@@ -23,6 +23,12 @@
 //! protocol step), `body` (re-openable blob streams), `error` (`RegistryError`, `check_status`),
 //! `retry` (classification, backoff).
 //!
+//! Round trips are kept to the protocol's minimum: `GET /v2/` once per `Registry` (the
+//! challenge), one token per scope set until shortly before it expires (concurrent requests wait
+//! for a single fetch), known-digest uploads in two requests (POST, streamed PUT), and a mount the
+//! registry refuses leaves its upload session to the `upload_blob` of that blob (no extra POST,
+//! no DELETE — cancelling needs the `delete` action, which push tokens lack).
+//!
 //! Retries happen at one level only: each public method retries its whole operation (for an
 //! upload: a new session and the body reopened from its first byte) on 408/429/5xx, resets and
 //! early EOF, honouring `Retry-After`. A 401 inside an operation is answered once by fetching a
