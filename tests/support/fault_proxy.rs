@@ -165,6 +165,31 @@ async fn handle(
             body.len()
         )
     };
+    if matches!(
+        fault,
+        Some(Fault::Status(_) | Fault::TooManyRequests { .. } | Fault::Unauthorized { .. })
+    ) {
+        // Read the whole request body first (when its length is declared), so the client
+        // reliably sees the canned answer instead of a reset racing it.
+        let declared = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        let mut have = buf.len() - head_end;
+        let mut chunk = vec![0u8; 64 * 1024];
+        while have < declared {
+            let n = client.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            have += n;
+        }
+    }
     match fault {
         Some(Fault::Status(code)) => {
             client
