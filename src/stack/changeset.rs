@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use super::lookup::sdk_error;
 use anyhow::{Context, Result};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
@@ -10,6 +9,7 @@ use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Parameter, T
 
 use super::error::StackError;
 use super::events::PollError;
+use super::lookup::sdk_error;
 use super::poll::PollPolicy;
 use super::request::{DeployRequest, Operation};
 use super::table::ResourceChange;

@@ -1,6 +1,5 @@
 //! `deploy`: find the stack's state, make a change set, show it, execute it, follow it.
 
-use super::lookup::sdk_error;
 use anyhow::{Context, Result};
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 
@@ -9,7 +8,7 @@ use super::clients::Clients;
 use super::diagnose::explain_failure;
 use super::error::StackError;
 use super::events::EventStream;
-use super::lookup::{find_stack, image_of, outputs, parameter_names};
+use super::lookup::{find_stack, image_of, outputs, parameter_names, sdk_error};
 use super::params::validate_parameters;
 use super::request::{DeployOutcome, DeployRequest, Operation};
 use super::service::{find_service, live_desired_count};
@@ -22,6 +21,14 @@ use crate::runner;
 /// [`crate::stack`] for the state machine.
 pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutcome> {
     let calls_at_start = clients.cfn_calls();
+    let result = deploy_counted(clients, req).await;
+    result.map(|mut outcome| {
+        outcome.cfn_calls = clients.cfn_calls() - calls_at_start;
+        outcome
+    })
+}
+
+async fn deploy_counted(clients: &Clients, req: &DeployRequest) -> Result<DeployOutcome> {
     let plan = validate_parameters(&req.template_body, req)?;
     let cfn = &clients.cfn;
     let name = req.stack_name.as_str();
@@ -42,7 +49,6 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
         _ => None,
     };
     let parameters = plan.parameters(name, previous.as_deref(), live)?;
-
     let mut outcome = DeployOutcome {
         stack_name: name.to_string(),
         stack_id: existing
@@ -58,6 +64,7 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
         executed: false,
         change_set_kept: false,
         changes: Vec::new(),
+        // Also the answer of a no-op run: outputs are reported either way.
         outputs: existing.as_ref().map(outputs).unwrap_or_default(),
         events: Vec::new(),
         cfn_calls: 0,
@@ -65,32 +72,25 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
 
     let cs = match changeset::create(cfn, req, op, parameters).await? {
         Created::Made(cs) => cs,
-        Created::NoChanges => {
-            runner::info(&format!("Stack {name}: no changes."));
-            apply_termination_protection(clients, req, existing.as_ref()).await?;
-            outcome.cfn_calls = clients.cfn_calls() - calls_at_start;
-            return Ok(outcome);
-        }
+        Created::NoChanges => return no_changes(clients, req, existing.as_ref(), outcome).await,
     };
     outcome.stack_id = cs.stack_id.clone();
     outcome.change_set_id = Some(cs.id.clone());
 
-    let ready = changeset::wait(cfn, name, &cs, req.plan.deadline, req.plan.poll).await?;
-    let first_page = match ready {
+    let first_page = match changeset::wait(cfn, name, &cs, req.plan.deadline, req.plan.poll).await?
+    {
         Ready::Complete(page) => page,
         Ready::NoChanges => {
-            runner::info(&format!("Stack {name}: no changes."));
             changeset::delete(cfn, &cs).await?;
-            apply_termination_protection(clients, req, existing.as_ref()).await?;
-            outcome.cfn_calls = clients.cfn_calls() - calls_at_start;
-            return Ok(outcome);
+            return no_changes(clients, req, existing.as_ref(), outcome).await;
         }
         Ready::Failed(reason) => {
             changeset::delete(cfn, &cs).await?;
             discard_review_stack(clients, op, &cs).await;
+            let change_set = req.change_set_name.clone();
             return Err(StackError::ChangeSetFailed {
                 stack: name.to_string(),
-                change_set: req.change_set_name.clone(),
+                change_set,
                 reason,
             }
             .into());
@@ -100,26 +100,63 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
     outcome.has_changes = true;
     show_changes(name, op, &req.change_set_name, &outcome.changes);
 
-    if !req.plan.execute {
-        if req.plan.keep_change_set {
-            outcome.change_set_kept = true;
-            runner::info(&format!(
-                "Preview: change set {} kept, not executed.",
-                cs.id
-            ));
-        } else {
-            changeset::delete(cfn, &cs).await?;
-            discard_review_stack(clients, op, &cs).await;
-            runner::info("Preview: change set deleted, not executed.");
-        }
-        outcome.cfn_calls = clients.cfn_calls() - calls_at_start;
-        return Ok(outcome);
+    if req.plan.execute {
+        execute_and_follow(clients, req, &cs, outcome).await
+    } else {
+        finish_preview(clients, req, &cs, outcome).await
     }
+}
 
+/// An empty change set is a success: nothing runs, the stack's outputs are still reported.
+async fn no_changes(
+    clients: &Clients,
+    req: &DeployRequest,
+    existing: Option<&Stack>,
+    outcome: DeployOutcome,
+) -> Result<DeployOutcome> {
+    runner::info(&format!("Stack {}: no changes.", req.stack_name));
+    apply_termination_protection(clients, req, existing).await?;
+    Ok(outcome)
+}
+
+/// A preview stops after the description: the change set is kept only when asked.
+async fn finish_preview(
+    clients: &Clients,
+    req: &DeployRequest,
+    cs: &ChangeSetRef,
+    mut outcome: DeployOutcome,
+) -> Result<DeployOutcome> {
+    if req.plan.keep_change_set {
+        outcome.change_set_kept = true;
+        runner::info(&format!(
+            "Preview: change set {} kept, not executed.",
+            cs.id
+        ));
+    } else {
+        changeset::delete(&clients.cfn, cs).await?;
+        discard_review_stack(clients, outcome.operation, cs).await;
+        runner::info("Preview: change set deleted, not executed.");
+    }
+    Ok(outcome)
+}
+
+/// Executes the change set and follows the stack's events until it settles; a failure becomes
+/// [`StackError::StackFailed`] with its root cause.
+async fn execute_and_follow(
+    clients: &Clients,
+    req: &DeployRequest,
+    cs: &ChangeSetRef,
+    mut outcome: DeployOutcome,
+) -> Result<DeployOutcome> {
+    let cfn = &clients.cfn;
+    let name = req.stack_name.as_str();
     let mut events = EventStream::after_current(cfn, &cs.stack_id).await?;
-    changeset::execute(cfn, &cs, &req.change_set_name).await?;
+    changeset::execute(cfn, cs, &req.change_set_name).await?;
     let settled = {
-        let _group = runner::group(&format!("Stack {name}: {} events", op_verb(op)));
+        let _group = runner::group(&format!(
+            "Stack {name}: {} events",
+            op_verb(outcome.operation)
+        ));
         let wait = Wait {
             name,
             stack: &cs.stack_id,
@@ -130,15 +167,14 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
         wait_settled(cfn, wait, Some(&mut events)).await
     };
     outcome.events = events.lines;
-    let settled = settled?;
-
-    let stack = match settled {
+    let stack = match settled? {
         Settled::Stack(s) => *s,
         Settled::Gone => {
+            let root_cause = "the stack was deleted while deploying".into();
             return Err(StackError::StackFailed {
                 stack: name.to_string(),
                 status: "DELETE_COMPLETE".into(),
-                root_cause: "the stack was deleted while deploying".into(),
+                root_cause,
             }
             .into());
         }
@@ -160,7 +196,6 @@ pub async fn deploy(clients: &Clients, req: &DeployRequest) -> Result<DeployOutc
     outcome.executed = true;
     outcome.outputs = outputs(&stack);
     apply_termination_protection(clients, req, Some(&stack)).await?;
-    outcome.cfn_calls = clients.cfn_calls() - calls_at_start;
     Ok(outcome)
 }
 

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use super::lookup::sdk_error;
 use anyhow::{Context, Result};
 use aws_sdk_cloudformation::types::StackStatus;
 
@@ -10,7 +9,7 @@ use super::clients::Clients;
 use super::diagnose::explain_failure;
 use super::error::StackError;
 use super::events::EventStream;
-use super::lookup::find_stack;
+use super::lookup::{find_stack, sdk_error};
 use super::poll::PollPolicy;
 use super::request::DestroyOutcome;
 use super::status::{Phase, stack_phase};

@@ -1,9 +1,10 @@
 //! The stack's ECS service: found among the stack's resources, its live desired count, and the
 //! reasons its tasks stopped.
 
-use super::lookup::sdk_error;
 use anyhow::{Context, Result};
 use aws_sdk_ecs::types::DesiredStatus;
+
+use super::lookup::sdk_error;
 
 /// An ECS service by cluster and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
