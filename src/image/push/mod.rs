@@ -7,21 +7,23 @@
 //! check (HEAD/mount, no upload) → verify the content of everything still to upload → upload →
 //! manifests. Layer contents are verified once more while they stream.
 
+mod blobs;
+mod transfer;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use futures::stream::{self, StreamExt, TryStreamExt};
-use oci_spec::image::{Descriptor, Digest, MediaType};
+use oci_spec::image::{Descriptor, Digest};
 
 use super::blob::BlobSource;
-use super::body::{CompressedBody, StoredBody};
 use super::media::Compression;
 use super::model::{LayerForm, LoadedImage, ManifestDoc};
 use super::report::{self, LayerOutcome, LayerResult, PushReport};
 use super::{plan, rewrite};
 use crate::registry::Registry;
 use crate::runner;
+use blobs::{Blobs, Compress, Slot, State, compressed_desc, compressed_seconds, outcome_of};
 
 #[derive(Clone, Debug)]
 pub struct PushOptions {
@@ -40,92 +42,6 @@ impl Default for PushOptions {
             compression: Compression::Gzip,
             mount_from: None,
         }
-    }
-}
-
-/// A blob whose digest is known before the push: a config, a stored layer, or a layer found
-/// already compressed in the registry (then `source` is `None` and `fallback` compresses it if the
-/// registry no longer has it).
-struct Known {
-    desc: Descriptor,
-    source: Option<BlobSource>,
-    fallback: Option<Compress>,
-    is_layer: bool,
-    state: State,
-    seconds: f64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
-    Unchecked,
-    Present,
-    Mounted,
-    Missing,
-    Pushed,
-}
-
-/// An uncompressed layer to compress and upload; its digest is known once it has streamed.
-#[derive(Clone)]
-struct Compress {
-    source: BlobSource,
-    diff_id: Digest,
-    target: MediaType,
-}
-
-struct Compressed {
-    job: Compress,
-    result: Option<(Descriptor, f64)>,
-}
-
-#[derive(Clone, Copy)]
-enum Slot {
-    Known(usize),
-    Compress(usize),
-}
-
-/// Everything the push has to make present, deduplicated by digest (or by diff_id and target
-/// type for layers to compress), and per image where its config and layers come from.
-#[derive(Default)]
-struct Blobs {
-    known: Vec<Known>,
-    by_digest: HashMap<Digest, usize>,
-    compress: Vec<Compressed>,
-    by_diff_id: HashMap<(Digest, String), usize>,
-}
-
-impl Blobs {
-    fn add_known(
-        &mut self,
-        desc: Descriptor,
-        source: Option<BlobSource>,
-        fallback: Option<Compress>,
-        is_layer: bool,
-    ) -> Slot {
-        if let Some(&i) = self.by_digest.get(desc.digest()) {
-            return Slot::Known(i);
-        }
-        self.by_digest
-            .insert(desc.digest().clone(), self.known.len());
-        let state = State::Unchecked;
-        self.known.push(Known {
-            desc,
-            source,
-            fallback,
-            is_layer,
-            state,
-            seconds: 0.0,
-        });
-        Slot::Known(self.known.len() - 1)
-    }
-
-    fn add_compress(&mut self, job: Compress) -> usize {
-        let key = (job.diff_id.clone(), job.target.to_string());
-        if let Some(&i) = self.by_diff_id.get(&key) {
-            return i;
-        }
-        self.by_diff_id.insert(key, self.compress.len());
-        self.compress.push(Compressed { job, result: None });
-        self.compress.len() - 1
     }
 }
 
@@ -217,7 +133,7 @@ pub async fn push(
         slots.push((config, layers));
     }
 
-    check_present(registry, repo, opts.mount_from.as_deref(), &mut blobs, jobs).await?;
+    transfer::check_present(registry, repo, opts.mount_from.as_deref(), &mut blobs, jobs).await?;
 
     // Blobs found neither in the repository nor by mount but known only from the registry:
     // compress them from the local source after all.
@@ -234,8 +150,8 @@ pub async fn push(
         }
     }
 
-    verify_sources(&blobs).await?;
-    upload(registry, repo, &mut blobs, jobs).await?;
+    transfer::verify_sources(&blobs).await?;
+    transfer::upload(registry, repo, &mut blobs, jobs).await?;
 
     // Final descriptors, manifests by digest, the index, then tags.
     let layer_desc = |slot: Slot| -> Result<Descriptor> {
@@ -357,218 +273,6 @@ pub async fn push(
         pushed.duration.as_secs_f64()
     ));
     Ok(pushed)
-}
-
-fn outcome_of(state: State) -> LayerOutcome {
-    match state {
-        State::Mounted => LayerOutcome::Mounted,
-        State::Pushed | State::Missing | State::Unchecked => LayerOutcome::Pushed,
-        State::Present => LayerOutcome::Skipped,
-    }
-}
-
-fn compressed_desc(blobs: &Blobs, c: usize) -> Result<Descriptor> {
-    blobs.compress[c]
-        .result
-        .as_ref()
-        .map(|(d, _)| d.clone())
-        .context("internal: a compressed layer was not uploaded")
-}
-
-fn compressed_seconds(blobs: &Blobs, c: usize) -> f64 {
-    blobs.compress[c].result.as_ref().map_or(0.0, |(_, s)| *s)
-}
-
-/// HEAD every known blob; mount the missing ones from `mount_from` when given. Uploads nothing.
-async fn check_present(
-    registry: &Registry,
-    repo: &str,
-    mount_from: Option<&str>,
-    blobs: &mut Blobs,
-    jobs: usize,
-) -> Result<()> {
-    let results: Vec<(usize, State, f64)> = stream::iter(blobs.known.iter().enumerate())
-        .map(|(i, k)| async move {
-            let t = Instant::now();
-            let digest = k.desc.digest();
-            let state = if registry.blob_exists(repo, digest).await?.is_some() {
-                State::Present
-            } else if let Some(from) = mount_from {
-                if registry.mount_blob(repo, digest, from).await? {
-                    State::Mounted
-                } else {
-                    State::Missing
-                }
-            } else {
-                State::Missing
-            };
-            Ok::<_, anyhow::Error>((i, state, t.elapsed().as_secs_f64()))
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
-    for (i, state, seconds) in results {
-        let k = &mut blobs.known[i];
-        k.state = state;
-        k.seconds = seconds;
-        if k.is_layer && matches!(state, State::Present | State::Mounted) {
-            let r = LayerResult {
-                digest: k.desc.digest().clone(),
-                size: k.desc.size(),
-                outcome: outcome_of(state),
-                seconds,
-            };
-            runner::info(&report::layer_line(&r));
-        }
-    }
-    Ok(())
-}
-
-/// Hashes the content of everything about to be uploaded, before the first upload, so a blob
-/// that does not match its digest (or diff_id) stops the push with nothing written.
-async fn verify_sources(blobs: &Blobs) -> Result<()> {
-    let mut checks: Vec<(BlobSource, Digest, &'static str)> = Vec::new();
-    for k in &blobs.known {
-        if k.state == State::Missing
-            && let Some(source @ BlobSource::File { .. }) = &k.source
-        {
-            checks.push((source.clone(), k.desc.digest().clone(), "blob"));
-        }
-    }
-    for c in &blobs.compress {
-        checks.push((
-            c.job.source.clone(),
-            c.job.diff_id.clone(),
-            "uncompressed layer",
-        ));
-    }
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    stream::iter(checks)
-        .map(|(source, expected, what)| async move {
-            let expected_len = source.len();
-            let (actual, len) = tokio::task::spawn_blocking(move || source.sha256())
-                .await
-                .context("verifying blob content")??;
-            super::digest::check(
-                &format!("{what} {expected}"),
-                &expected,
-                expected_len,
-                &actual,
-                len,
-            )
-        })
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await
-        .context("verifying the image content before upload (nothing was pushed)")?;
-    Ok(())
-}
-
-enum Done {
-    Known(usize, f64),
-    Compress(usize, Box<Descriptor>, f64),
-}
-
-/// Uploads what is missing: stored blobs with their digest known (monolithic PUT), layers to
-/// compress streamed (PATCH, digest computed on the way). Bounded by `jobs`.
-async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: usize) -> Result<()> {
-    #[derive(Clone, Copy)]
-    enum Job {
-        Known(usize),
-        Compress(usize),
-    }
-    let view = &*blobs;
-    let mut work: Vec<Job> = (0..view.known.len())
-        .filter(|&i| view.known[i].state == State::Missing && view.known[i].source.is_some())
-        .map(Job::Known)
-        .chain((0..view.compress.len()).map(Job::Compress))
-        .collect();
-    // Largest first: the long transfers start at once and the small ones fill the gaps.
-    work.sort_by_key(|j| {
-        std::cmp::Reverse(match *j {
-            Job::Known(i) => view.known[i].desc.size(),
-            Job::Compress(c) => view.compress[c].job.source.len(),
-        })
-    });
-    let done: Vec<Done> = stream::iter(work)
-        .map(|job| async move {
-            let t = Instant::now();
-            match job {
-                Job::Known(i) => {
-                    let k = &view.known[i];
-                    let (desc, is_layer) = (&k.desc, k.is_layer);
-                    let Some(source) = k.source.clone() else {
-                        bail!("internal: blob {} has no source", desc.digest());
-                    };
-                    let body = StoredBody {
-                        source,
-                        digest: desc.digest().clone(),
-                    };
-                    registry.upload_blob(repo, desc, &body).await?;
-                    let seconds = t.elapsed().as_secs_f64();
-                    if is_layer {
-                        let r = LayerResult {
-                            digest: desc.digest().clone(),
-                            size: desc.size(),
-                            outcome: LayerOutcome::Pushed,
-                            seconds,
-                        };
-                        runner::info(&report::layer_line(&r));
-                    }
-                    Ok::<_, anyhow::Error>(Done::Known(i, seconds))
-                }
-                Job::Compress(c) => {
-                    let job = &view.compress[c].job;
-                    let body = CompressedBody {
-                        source: job.source.clone(),
-                        diff_id: job.diff_id.clone(),
-                        compression: compression_of(&job.target),
-                    };
-                    let info = registry
-                        .upload_blob_streamed(repo, &body)
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "pushing layer {} ({})",
-                                job.diff_id,
-                                report::megabytes(job.source.len())
-                            )
-                        })?;
-                    let desc = Descriptor::new(job.target.clone(), info.size, info.digest);
-                    let seconds = t.elapsed().as_secs_f64();
-                    let r = LayerResult {
-                        digest: desc.digest().clone(),
-                        size: desc.size(),
-                        outcome: LayerOutcome::Pushed,
-                        seconds,
-                    };
-                    runner::info(&report::layer_line(&r));
-                    Ok(Done::Compress(c, Box::new(desc), seconds))
-                }
-            }
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
-    for d in done {
-        match d {
-            Done::Known(i, s) => {
-                blobs.known[i].state = State::Pushed;
-                blobs.known[i].seconds = s;
-            }
-            Done::Compress(c, desc, s) => blobs.compress[c].result = Some((*desc, s)),
-        }
-    }
-    Ok(())
-}
-
-/// The compression a target layer media type stands for.
-fn compression_of(target: &MediaType) -> Compression {
-    if target.to_string().ends_with("zstd") {
-        Compression::Zstd
-    } else {
-        Compression::Gzip
-    }
 }
 
 /// Tag grammar of the distribution spec: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.

@@ -1,0 +1,208 @@
+//! The network-facing phases of a push over the blob set: check (HEAD, mount), verify (hash what
+//! is about to be uploaded), upload (bounded, largest first).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use oci_spec::image::{Descriptor, Digest, MediaType};
+
+use super::blobs::{Blobs, State, outcome_of};
+use crate::image::blob::BlobSource;
+use crate::image::body::{CompressedBody, StoredBody};
+use crate::image::media::Compression;
+use crate::image::report::{self, LayerOutcome, LayerResult};
+use crate::registry::Registry;
+use crate::runner;
+
+/// HEAD every known blob; mount the missing ones from `mount_from` when given. Uploads nothing.
+pub async fn check_present(
+    registry: &Registry,
+    repo: &str,
+    mount_from: Option<&str>,
+    blobs: &mut Blobs,
+    jobs: usize,
+) -> Result<()> {
+    let results: Vec<(usize, State, f64)> = stream::iter(blobs.known.iter().enumerate())
+        .map(|(i, k)| async move {
+            let t = Instant::now();
+            let digest = k.desc.digest();
+            let state = if registry.blob_exists(repo, digest).await?.is_some() {
+                State::Present
+            } else if let Some(from) = mount_from {
+                if registry.mount_blob(repo, digest, from).await? {
+                    State::Mounted
+                } else {
+                    State::Missing
+                }
+            } else {
+                State::Missing
+            };
+            Ok::<_, anyhow::Error>((i, state, t.elapsed().as_secs_f64()))
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    for (i, state, seconds) in results {
+        let k = &mut blobs.known[i];
+        k.state = state;
+        k.seconds = seconds;
+        if k.is_layer && matches!(state, State::Present | State::Mounted) {
+            let r = LayerResult {
+                digest: k.desc.digest().clone(),
+                size: k.desc.size(),
+                outcome: outcome_of(state),
+                seconds,
+            };
+            runner::info(&report::layer_line(&r));
+        }
+    }
+    Ok(())
+}
+
+/// Hashes the content of everything about to be uploaded, before the first upload, so a blob
+/// that does not match its digest (or diff_id) stops the push with nothing written.
+pub async fn verify_sources(blobs: &Blobs) -> Result<()> {
+    let mut checks: Vec<(BlobSource, Digest, &'static str)> = Vec::new();
+    for k in &blobs.known {
+        if k.state == State::Missing
+            && let Some(source @ BlobSource::File { .. }) = &k.source
+        {
+            checks.push((source.clone(), k.desc.digest().clone(), "blob"));
+        }
+    }
+    for c in &blobs.compress {
+        checks.push((
+            c.job.source.clone(),
+            c.job.diff_id.clone(),
+            "uncompressed layer",
+        ));
+    }
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    stream::iter(checks)
+        .map(|(source, expected, what)| async move {
+            let expected_len = source.len();
+            let (actual, len) = tokio::task::spawn_blocking(move || source.sha256())
+                .await
+                .context("verifying blob content")??;
+            crate::image::digest::check(
+                &format!("{what} {expected}"),
+                &expected,
+                expected_len,
+                &actual,
+                len,
+            )
+        })
+        .buffer_unordered(parallel)
+        .try_collect::<Vec<()>>()
+        .await
+        .context("verifying the image content before upload (nothing was pushed)")?;
+    Ok(())
+}
+
+enum Done {
+    Known(usize, f64),
+    Compress(usize, Box<Descriptor>, f64),
+}
+
+/// Uploads what is missing: stored blobs with their digest known (monolithic PUT), layers to
+/// compress streamed (PATCH, digest computed on the way). Bounded by `jobs`.
+pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: usize) -> Result<()> {
+    #[derive(Clone, Copy)]
+    enum Job {
+        Known(usize),
+        Compress(usize),
+    }
+    let view = &*blobs;
+    let mut work: Vec<Job> = (0..view.known.len())
+        .filter(|&i| view.known[i].state == State::Missing && view.known[i].source.is_some())
+        .map(Job::Known)
+        .chain((0..view.compress.len()).map(Job::Compress))
+        .collect();
+    // Largest first: the long transfers start at once and the small ones fill the gaps.
+    work.sort_by_key(|j| {
+        std::cmp::Reverse(match *j {
+            Job::Known(i) => view.known[i].desc.size(),
+            Job::Compress(c) => view.compress[c].job.source.len(),
+        })
+    });
+    let done: Vec<Done> = stream::iter(work)
+        .map(|job| async move {
+            let t = Instant::now();
+            match job {
+                Job::Known(i) => {
+                    let k = &view.known[i];
+                    let (desc, is_layer) = (&k.desc, k.is_layer);
+                    let Some(source) = k.source.clone() else {
+                        bail!("internal: blob {} has no source", desc.digest());
+                    };
+                    let body = StoredBody {
+                        source,
+                        digest: desc.digest().clone(),
+                    };
+                    registry.upload_blob(repo, desc, &body).await?;
+                    let seconds = t.elapsed().as_secs_f64();
+                    if is_layer {
+                        let r = LayerResult {
+                            digest: desc.digest().clone(),
+                            size: desc.size(),
+                            outcome: LayerOutcome::Pushed,
+                            seconds,
+                        };
+                        runner::info(&report::layer_line(&r));
+                    }
+                    Ok::<_, anyhow::Error>(Done::Known(i, seconds))
+                }
+                Job::Compress(c) => {
+                    let job = &view.compress[c].job;
+                    let body = CompressedBody {
+                        source: job.source.clone(),
+                        diff_id: job.diff_id.clone(),
+                        compression: compression_of(&job.target),
+                    };
+                    let info = registry
+                        .upload_blob_streamed(repo, &body)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "pushing layer {} ({})",
+                                job.diff_id,
+                                report::megabytes(job.source.len())
+                            )
+                        })?;
+                    let desc = Descriptor::new(job.target.clone(), info.size, info.digest);
+                    let seconds = t.elapsed().as_secs_f64();
+                    let r = LayerResult {
+                        digest: desc.digest().clone(),
+                        size: desc.size(),
+                        outcome: LayerOutcome::Pushed,
+                        seconds,
+                    };
+                    runner::info(&report::layer_line(&r));
+                    Ok(Done::Compress(c, Box::new(desc), seconds))
+                }
+            }
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    for d in done {
+        match d {
+            Done::Known(i, s) => {
+                blobs.known[i].state = State::Pushed;
+                blobs.known[i].seconds = s;
+            }
+            Done::Compress(c, desc, s) => blobs.compress[c].result = Some((*desc, s)),
+        }
+    }
+    Ok(())
+}
+
+/// The compression a target layer media type stands for.
+fn compression_of(target: &MediaType) -> Compression {
+    if target.to_string().ends_with("zstd") {
+        Compression::Zstd
+    } else {
+        Compression::Gzip
+    }
+}
