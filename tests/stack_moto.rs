@@ -268,6 +268,20 @@ async fn preview_of_a_new_stack_leaves_nothing_behind() {
     assert_eq!(out.operation, Operation::Create);
     assert!(out.has_changes && !out.executed);
     assert!(out.changes.len() > 10, "{:?}", out.changes);
+    // Neither the change set nor an empty REVIEW_IN_PROGRESS stack is left behind.
+    let live: Vec<String> = c
+        .cfn
+        .list_stacks()
+        .send()
+        .await
+        .unwrap()
+        .stack_summaries()
+        .iter()
+        .filter(|s| s.stack_name() == Some(name.as_str()))
+        .filter_map(|s| s.stack_status().map(|st| st.as_str().to_string()))
+        .collect();
+    assert!(live.iter().all(|st| st == "DELETE_COMPLETE"), "{live:?}");
+    assert!(pending_change_sets(&c, &name).await.is_empty());
     assert_eq!(stack::current_image(&c, &name).await.unwrap(), None);
 }
 
