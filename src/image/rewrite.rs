@@ -145,3 +145,90 @@ pub fn index_manifest(
         Bytes::from(serde_json::to_vec(&value)?),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::digest::sha256_of;
+
+    fn digest(s: &str) -> Digest {
+        sha256_of(s.as_bytes())
+    }
+
+    #[test]
+    fn an_index_is_rewritten_only_where_a_child_changed() {
+        let (a, b) = (digest("a"), digest("b"));
+        let bytes = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": a.to_string(), "size": 1,
+                  "platform": { "architecture": "amd64", "os": "linux" } },
+                { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": b.to_string(), "size": 1,
+                  "platform": { "architecture": "arm64", "os": "linux" } },
+            ],
+            "annotations": { "keep": "me" },
+        }))
+        .unwrap();
+        let index = ImageIndexDoc {
+            doc: ManifestDoc::new(MediaType::ImageIndex, Bytes::from(bytes)),
+        };
+        let same_b = ManifestDoc {
+            media_type: MediaType::ImageManifest,
+            bytes: Bytes::from_static(b"x"),
+            digest: b.clone(),
+        };
+        let new_a = ManifestDoc::new(MediaType::ImageManifest, Bytes::from_static(b"{\"new\":1}"));
+
+        let unchanged = index_manifest(
+            &index,
+            &[
+                (
+                    a.clone(),
+                    &ManifestDoc {
+                        digest: a.clone(),
+                        ..same_b.clone()
+                    },
+                ),
+                (b.clone(), &same_b),
+            ],
+        )
+        .unwrap();
+        assert_eq!(unchanged.bytes, index.doc.bytes);
+
+        let rewritten =
+            index_manifest(&index, &[(a.clone(), &new_a), (b.clone(), &same_b)]).unwrap();
+        let v: Value = serde_json::from_slice(&rewritten.bytes).unwrap();
+        assert_eq!(v["manifests"][0]["digest"], new_a.digest.to_string());
+        assert_eq!(v["manifests"][0]["size"], 9);
+        assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+        assert_eq!(v["manifests"][1]["digest"], b.to_string());
+        assert_eq!(v["annotations"]["keep"], "me");
+        assert_eq!(rewritten.digest, sha256_of(&rewritten.bytes));
+    }
+
+    #[test]
+    fn a_manifest_rewrite_keeps_other_fields() {
+        let layer = Descriptor::new(MediaType::ImageLayer, 10, digest("layer"));
+        let bytes = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest("c").to_string(), "size": 2 },
+            "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.digest().to_string(), "size": 10,
+                         "annotations": { "org.example": "kept" } }],
+        }))
+        .unwrap();
+        let doc = ManifestDoc::new(MediaType::ImageManifest, Bytes::from(bytes));
+        let compressed = Descriptor::new(MediaType::ImageLayerGzip, 7, digest("gz"));
+        let out = rewrite_layers(&doc, std::slice::from_ref(&compressed)).unwrap();
+        let v: Value = serde_json::from_slice(&out.bytes).unwrap();
+        assert_eq!(
+            v["layers"][0]["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(v["layers"][0]["digest"], compressed.digest().to_string());
+        assert_eq!(v["layers"][0]["size"], 7);
+        assert_eq!(v["layers"][0]["annotations"]["org.example"], "kept");
+        assert_eq!(v["config"]["digest"], digest("c").to_string());
+    }
+}
