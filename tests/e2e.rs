@@ -571,3 +571,54 @@ async fn sigterm_mid_deploy_leaves_no_unexecuted_change_set() {
     assert!(left.is_empty(), "{left:?} left behind:\n{}", run.stdout);
     let _ = cfn.delete_stack().stack_name(&stack).send().await;
 }
+
+/// A resource moto refuses (a subnet in a VPC that does not exist): the run fails with the cause
+/// as an `::error` annotation, non-zero, and writes no outputs.
+const FAILING_TEMPLATE: &str = r#"
+Parameters:
+  ImageUri:
+    Type: String
+Resources:
+  Orphan:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: vpc-0doesnotexist0000
+      CidrBlock: 10.9.0.0/24
+Outputs:
+  Image:
+    Value: !Ref ImageUri
+"#;
+
+#[test]
+fn failed_stack_reports_its_cause_as_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("failing.yml");
+    std::fs::write(&template, FAILING_TEMPLATE).unwrap();
+    let (stack, repo) = (unique("e2e-fail"), unique("octo/app"));
+    let app = app_file(dir.path(), "fail");
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[
+            ("template", template.to_str().unwrap()),
+            ("image-from", app.to_str().unwrap()),
+        ],
+    );
+    let run = action(dir.path(), &inputs, &[]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&stack) && error.contains("vpc-0doesnotexist0000"),
+        "{error}"
+    );
+    assert!(run.raw_outputs.is_empty());
+    assert!(
+        run.summary
+            .starts_with("## ❌ ecs-poc-action deploy failed"),
+        "{}",
+        run.summary
+    );
+}

@@ -232,17 +232,19 @@ async fn deploy(
     started: Instant,
 ) -> Result<()> {
     state.deployment = DeploymentTracker::start(&settings::github(config)).await;
-    let previous_image = stack::current_image(clients, &config.stack.name).await?;
     let request = settings::deploy_request(config, image_uri.clone(), true, started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = stage!(
         state,
         "Deploy stack",
-        stack::deploy(clients, &request).await
+        stack::deploy(clients, &request)
+            .await
+            .with_context(|| format!("deploying stack {}", config.stack.name))
     );
     state.pending_change_set = None;
     let outcome = outcome?;
     record(state, &outcome);
+    let previous_image = outcome.previous_image.clone();
     if !outcome.has_changes {
         state
             .report
