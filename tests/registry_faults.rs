@@ -419,3 +419,60 @@ async fn registry_insufficient_scope_answer_is_typed() {
     );
     assert_eq!(proxy.fired(), 2, "one re-authentication, then the error");
 }
+
+/// Registries send `Location` as absolute URLs (distribution) or paths (others), and may omit
+/// `Docker-Content-Digest` on a HEAD: uploads follow both forms, `resolve` falls back to GET.
+#[tokio::test]
+async fn relative_locations_and_a_missing_digest_header_are_handled() {
+    let (proxy, reg) = proxied("testuser").await;
+    let repo = unique("location");
+    proxy.inject("POST", "/blobs/uploads/", Fault::RelativeLocation, 2);
+    proxy.inject("PATCH", "/blobs/uploads/", Fault::RelativeLocation, 1);
+    let data = random(300_000);
+    let d = desc(&data);
+    reg.upload_blob(&repo, &d, &Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    let info = reg
+        .upload_blob_streamed(&unique("location-s"), &Bytes::from(data))
+        .await
+        .unwrap();
+    assert_eq!(info.digest, *d.digest());
+    assert_eq!(proxy.fired(), 3);
+    let relative = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.fault.as_deref() == Some("RelativeLocation"))
+        .count();
+    assert_eq!(relative, 3);
+    assert_stored(&repo, &d).await;
+
+    let config = Bytes::from_static(b"{}");
+    let cd = Descriptor::new(MediaType::ImageConfig, 2, sha256_digest(&config));
+    reg.upload_blob(&repo, &cd, &config).await.unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": cd.digest()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": d.size(), "digest": d.digest()}],
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap());
+    let digest = reg
+        .put_manifest(&repo, "v1", &MediaType::ImageManifest, bytes)
+        .await
+        .unwrap();
+    proxy.inject(
+        "HEAD",
+        "/manifests/v1",
+        Fault::StripResponseHeader("Docker-Content-Digest".into()),
+        1,
+    );
+    let before = reg.stats();
+    assert_eq!(reg.resolve(&repo, "v1").await.unwrap(), digest);
+    let used = reg.stats().since(&before);
+    assert_eq!(
+        (used.head, used.get),
+        (1, 1),
+        "HEAD without a digest, then GET: {used:?}"
+    );
+    assert_eq!(proxy.fired(), 4);
+}

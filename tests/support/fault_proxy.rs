@@ -21,6 +21,10 @@ pub enum Fault {
     Unauthorized { challenge: String },
     /// Forward the request head and this many body bytes, then drop both connections.
     DropAfter(usize),
+    /// Forward, but remove this header from the response.
+    StripResponseHeader(String),
+    /// Forward, but turn an absolute `Location` in the response into a path-only one.
+    RelativeLocation,
 }
 
 #[derive(Clone, Debug)]
@@ -259,6 +263,44 @@ async fn handle(
         let _ = tokio::io::copy(&mut cr, &mut uw).await;
         let _ = uw.shutdown().await;
     });
+    if let Some(rewrite @ (Fault::StripResponseHeader(_) | Fault::RelativeLocation)) = &fault {
+        // Read the response head, rewrite it, pass the rest through untouched.
+        let mut resp = Vec::new();
+        let end = loop {
+            let mut chunk = [0u8; 8192];
+            let n = ur.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            resp.extend_from_slice(&chunk[..n]);
+            if let Some(i) = find(&resp, b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&resp[..end - 4]).into_owned();
+        let mut out = String::new();
+        for line in head.split("\r\n") {
+            let (name, value) = line.split_once(':').unwrap_or((line, ""));
+            match rewrite {
+                Fault::StripResponseHeader(h) if name.trim().eq_ignore_ascii_case(h) => continue,
+                Fault::RelativeLocation if name.trim().eq_ignore_ascii_case("location") => {
+                    let v = value.trim();
+                    let path = match v.find("://") {
+                        Some(i) => v[i + 3..].find('/').map_or("/", |j| &v[i + 3 + j..]),
+                        None => v,
+                    };
+                    out.push_str(&format!("Location: {path}\r\n"));
+                    continue;
+                }
+                _ => {}
+            }
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        cw.write_all(out.as_bytes()).await?;
+        cw.write_all(&resp[end..]).await?;
+    }
     // The upstream closes after its response (`Connection: close`): that ends the exchange.
     let _ = tokio::io::copy(&mut ur, &mut cw).await;
     let _ = cw.shutdown().await;
