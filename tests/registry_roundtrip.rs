@@ -333,6 +333,10 @@ async fn missing_things_are_none_or_typed_errors() {
         .await
         .unwrap_err();
     assert_eq!(reg.stats().since(&before).retries, 0, "{err:#}");
+    assert!(
+        format!("{err:#}").contains("descriptor says 999"),
+        "{err:#}"
+    );
 }
 
 /// Reopening a body gives the same bytes, so a restarted upload sends the blob from the start.

@@ -193,6 +193,7 @@ impl Registry {
             body.open().await?,
             self.inner.counters.uploaded.clone(),
             None,
+            Some(size),
         );
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -221,6 +222,7 @@ impl Registry {
             body.open().await?,
             self.inner.counters.uploaded.clone(),
             Some(hashing.clone()),
+            None,
         );
         let mut headers = HeaderMap::new();
         headers.insert(

@@ -76,26 +76,49 @@ impl Hashing {
     }
 }
 
-/// Wraps a blob stream for sending: counts bytes into `sent`, feeds `hashing` when given, and
-/// marks source errors.
+/// Wraps a blob stream for sending: counts bytes into `sent`, feeds `hashing` when given, marks
+/// source errors, and — when the size is known — fails a source that gives more or fewer bytes
+/// than announced (a permanent error, not a network one worth retrying).
 pub(crate) fn meter(
     stream: ByteStream,
     sent: Arc<AtomicU64>,
     hashing: Option<Arc<Mutex<Hashing>>>,
+    expected: Option<u64>,
 ) -> BoxStream<'static, Result<Bytes, SourceError>> {
-    stream
-        .map(move |item| {
-            let chunk = item.map_err(SourceError)?;
-            sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if let Some(h) = &hashing {
-                // A poisoned lock only means another holder panicked; the state is still bytes.
-                let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
-                h.hasher.update(&chunk);
-                h.len += chunk.len() as u64;
-            }
-            Ok(chunk)
-        })
-        .boxed()
+    let seen = Arc::new(AtomicU64::new(0));
+    let counted = seen.clone();
+    let body = stream.map(move |item| {
+        let chunk = item.map_err(SourceError)?;
+        let total = counted.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+        if let Some(e) = expected.filter(|e| total > *e) {
+            return Err(size_error(total, e));
+        }
+        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        if let Some(h) = &hashing {
+            // A poisoned lock only means another holder panicked; the state is still bytes.
+            let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+            h.hasher.update(&chunk);
+            h.len += chunk.len() as u64;
+        }
+        Ok(chunk)
+    });
+    // Runs once the source has ended: a short source is an error too.
+    let end_check = stream::once(async move {
+        let total = seen.load(Ordering::Relaxed);
+        match expected {
+            Some(e) if total != e => Some(Err(size_error(total, e))),
+            _ => None,
+        }
+    })
+    .filter_map(|r| async move { r });
+    body.chain(end_check).boxed()
+}
+
+fn size_error(got: u64, expected: u64) -> SourceError {
+    SourceError(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the blob's source gave {got}+ bytes where its descriptor says {expected}"),
+    ))
 }
 
 /// `sha256:<hex>` of some bytes.
@@ -132,12 +155,22 @@ mod tests {
                 file.open().await.unwrap(),
                 sent.clone(),
                 Some(hashing.clone()),
+                Some(data.len() as u64),
             );
             let chunks: Vec<_> = s.collect().await;
             assert!(chunks.iter().all(Result::is_ok));
             assert_eq!(sent.load(Ordering::Relaxed), data.len() as u64);
             let (d, n) = std::mem::take(&mut *hashing.lock().unwrap()).finish();
             assert_eq!((d, n), (sha256_digest(&data), data.len() as u64));
+        }
+        // A source that disagrees with the announced size fails, short or long.
+        for announced in [4u64, 6] {
+            let b = Bytes::from_static(b"hello");
+            let sent = Arc::new(AtomicU64::new(0));
+            let items: Vec<_> = meter(b.open().await.unwrap(), sent, None, Some(announced))
+                .collect()
+                .await;
+            assert!(items.iter().any(Result::is_err), "announced {announced}");
         }
         let b = Bytes::from_static(b"hello");
         let all: Vec<_> = b.open().await.unwrap().collect().await;
