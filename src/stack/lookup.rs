@@ -16,13 +16,18 @@ pub async fn find_stack(
     }
 }
 
-/// An SDK error with its whole chain in the message: an `SdkError`'s own `Display` says only
-/// "service error", the code and message are in its source.
-pub fn sdk_error<E: std::error::Error>(err: E) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{}",
-        aws_smithy_types::error::display::DisplayErrorContext(&err)
-    )
+/// An SDK error as one readable line. An `SdkError`'s own `Display` says only "service error",
+/// and its debug chain dumps the raw HTTP response; the service's code and message say what went
+/// wrong. Errors without them (timeouts, connection failures) keep their source chain.
+pub fn sdk_error<E: std::error::Error + ProvideErrorMetadata>(err: E) -> anyhow::Error {
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => anyhow::anyhow!("{code}: {message}"),
+        (Some(code), None) => anyhow::anyhow!("{code}"),
+        _ => anyhow::anyhow!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        ),
+    }
 }
 
 /// CloudFormation answers a missing stack with a generic `ValidationError` whose only
@@ -32,7 +37,7 @@ pub fn is_stack_missing<E: ProvideErrorMetadata>(err: &E) -> bool {
         && err.message().is_some_and(|m| m.contains("does not exist"))
 }
 
-/// The stack's parameters as (key, value), `UsePreviousValue` ones resolved by CloudFormation.
+/// The names of the stack's current parameters: the ones `UsePreviousValue` may name.
 pub fn parameter_names(stack: &Stack) -> Vec<String> {
     stack
         .parameters()
@@ -69,6 +74,18 @@ pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
 mod tests {
     use super::*;
     use aws_sdk_cloudformation::error::ErrorMetadata;
+
+    #[test]
+    fn sdk_errors_read_as_code_and_message() {
+        let err = ErrorMetadata::builder()
+            .code("ValidationError")
+            .message("Template format error")
+            .build();
+        assert_eq!(
+            sdk_error(err).to_string(),
+            "ValidationError: Template format error"
+        );
+    }
 
     #[test]
     fn recognises_the_missing_stack_error() {

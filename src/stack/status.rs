@@ -96,12 +96,6 @@ fn by_suffix(status: &str) -> Phase {
     }
 }
 
-/// A stack in this status holds nothing a deploy can update in place: its first create failed and
-/// rolled back, so it must be deleted before it can be created again.
-pub fn needs_recreate(status: &StackStatus) -> bool {
-    matches!(status, StackStatus::RollbackComplete)
-}
-
 /// The stack status that opens a rollback; its event's reason names the failed resources.
 pub fn is_rollback_start(status: &StackStatus) -> bool {
     matches!(
