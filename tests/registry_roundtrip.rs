@@ -357,3 +357,36 @@ async fn file_blob_reopens_from_the_start() {
         assert_eq!(all, data);
     }
 }
+
+/// Parallel requests on a fresh client share one ping and one token fetch per scope.
+#[tokio::test]
+async fn parallel_requests_share_one_ping_and_one_token() {
+    let reg = registry();
+    let repo = unique("parallel");
+    let blobs: Vec<Vec<u8>> = (0..8).map(|_| random(200_000)).collect();
+    let uploads = blobs.iter().map(|data| {
+        let reg = reg.clone();
+        let repo = repo.clone();
+        let data = data.clone();
+        async move {
+            reg.upload_blob(&repo, &layer_desc(&data), &Bytes::from(data))
+                .await
+        }
+    });
+    for r in futures::future::join_all(uploads).await {
+        r.unwrap();
+    }
+    let s = reg.stats();
+    assert_eq!(
+        (s.get, s.token_fetches, s.post, s.put),
+        (1, 1, 8, 8),
+        "{s:?}"
+    );
+    for data in &blobs {
+        let d = layer_desc(data);
+        assert_eq!(
+            reg.blob_exists(&repo, d.digest()).await.unwrap(),
+            Some(d.size())
+        );
+    }
+}
