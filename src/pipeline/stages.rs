@@ -11,7 +11,21 @@ use crate::stack::{self, Clients, DeployOutcome};
 use anyhow::{Context, Result, bail};
 use std::time::Instant;
 
-/// Runs `f` inside a log group and records its duration in the report.
+/// Records how long `$body` took, without a log group: for stages whose engine opens its own
+/// groups (Actions does not nest them).
+macro_rules! timed {
+    ($state:expr, $title:expr, $body:expr) => {{
+        let started = Instant::now();
+        let result = $body;
+        $state
+            .report
+            .stages
+            .push(($title.to_string(), started.elapsed()));
+        result
+    }};
+}
+
+/// Runs `$body` inside a log group and records its duration in the report.
 macro_rules! stage {
     ($state:expr, $title:expr, $body:expr) => {{
         let group = runner::group($title);
@@ -82,12 +96,12 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
     };
 
     match config.mode {
-        Mode::Destroy => stage!(
+        Mode::Destroy => timed!(
             state,
             "Destroy stack",
             destroy(config, state, &clients).await
         ),
-        Mode::Preview => stage!(
+        Mode::Preview => timed!(
             state,
             "Preview change set",
             preview(config, state, &clients, image_uri, started).await
@@ -199,6 +213,7 @@ fn record(state: &mut State, outcome: &DeployOutcome) {
     }
     state.report.changes = Some(outcome.changes.clone());
     state.report.executed = outcome.executed;
+    state.report.has_changes = outcome.has_changes;
     state.report.events.extend(outcome.events.iter().cloned());
     state.report.outputs = outcome.outputs.clone();
 }
@@ -234,7 +249,7 @@ async fn deploy(
     state.deployment = DeploymentTracker::start(&settings::github(config)).await;
     let request = settings::deploy_request(config, image_uri.clone(), true, started);
     state.pending_change_set = Some(request.change_set_name.clone());
-    let outcome = stage!(
+    let outcome = timed!(
         state,
         "Deploy stack",
         stack::deploy(clients, &request)
@@ -296,7 +311,7 @@ async fn deploy(
             let mut request =
                 settings::deploy_request(config, Some(previous.clone()), true, Instant::now());
             request.change_set_name = format!("{}-rollback", request.change_set_name);
-            let rolled = stage!(state, "Roll back", stack::deploy(clients, &request).await);
+            let rolled = timed!(state, "Roll back", stack::deploy(clients, &request).await);
             match rolled {
                 Ok(outcome) => {
                     record(state, &outcome);

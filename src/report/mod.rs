@@ -16,6 +16,8 @@ pub struct Report {
     pub push: Option<PushReport>,
     /// Some when a change set was made: its changes (empty = no changes).
     pub changes: Option<Vec<ResourceChange>>,
+    /// CloudFormation's verdict; a change set can change parameters without listing resources.
+    pub has_changes: bool,
     pub executed: bool,
     pub status: Option<String>,
     pub url: Option<String>,
@@ -120,8 +122,18 @@ impl Report {
     fn changes_section(&self, md: &mut String) {
         let Some(changes) = &self.changes else { return };
         md.push_str("### Change set\n\n");
-        if changes.is_empty() {
+        if !self.has_changes {
             md.push_str("No changes: the stack already matches.\n\n");
+        } else if changes.is_empty() {
+            let verb = if self.executed {
+                "Applied"
+            } else {
+                "Planned, not executed"
+            };
+            let _ = writeln!(
+                md,
+                "{verb}: parameter changes only; no resource is listed as changing.\n"
+            );
         } else {
             if !self.executed {
                 md.push_str("Planned, not executed:\n\n");
