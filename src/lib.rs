@@ -7,10 +7,10 @@
 pub mod aws;
 pub mod config;
 pub mod github;
-pub mod pipeline;
-pub mod report;
 pub mod image;
+pub mod pipeline;
 pub mod registry;
+pub mod report;
 pub mod runner;
 pub mod secret;
 pub mod stack;
