@@ -95,7 +95,7 @@ rejects! {
     bad_port: ["container-port" => "70000"] => "container-port", "from 1 to 65535";
     bad_stack_name: ["stack-name" => "1-bad_name"] => "stack-name", "starting with a letter (CloudFormation's rule)";
     bad_tag: ["tags" => "ok, -bad"] => "tags", "got \"-bad\"";
-    bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "expected K=V on each line, got \"not a pair\"";
+    bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "override line \"not a pair\" is not KEY=VALUE";
     bad_override_name: ["parameter-overrides" => "My-Param=1"] => "parameter-overrides", "is not a CloudFormation parameter name";
     missing_archive: ["image" => "octo/app", "image-archive" => "/nonexistent/image.tar"] => "image-archive", "does not exist: expected a docker save tar";
     archive_and_build: ["image" => "octo/app", "image-archive" => "/", "image-from" => "/"] => "image-from", "either image-archive or image-from, not both";

@@ -768,40 +768,15 @@ fn build_stack(
             }
         },
     };
+    // YAML/JSON map, AWS CLI parameter list, K=V lines, or a file: the stack engine's parser.
     let parameter_overrides = match raw.get("parameter-overrides") {
         None => Vec::new(),
-        Some(v) => {
-            // A single line naming an existing file is a file path; anything else is inline.
-            let from_file =
-                (!v.contains('\n') && !v.contains('=') && std::path::Path::new(v).is_file())
-                    .then(|| std::fs::read_to_string(v));
-            let text = match from_file {
-                Some(Ok(t)) => t,
-                Some(Err(e)) => {
-                    errs.push(
-                        "parameter-overrides",
-                        format!("cannot read {}: {e}", shown(v)),
-                    );
-                    String::new()
-                }
-                None => v.to_string(),
-            };
-            let pairs = errs
-                .take("parameter-overrides", values::key_values(&text))
-                .unwrap_or_default();
-            for (k, _) in &pairs {
-                if !k.chars().all(|c| c.is_ascii_alphanumeric()) || k.len() > 255 {
-                    errs.push(
-                        "parameter-overrides",
-                        format!(
-                            "{} is not a CloudFormation parameter name (letters and digits only)",
-                            shown(k)
-                        ),
-                    );
-                }
-            }
-            pairs
-        }
+        Some(v) => errs
+            .take(
+                "parameter-overrides",
+                crate::stack::load_overrides(v).map_err(|e| format!("{e:#}")),
+            )
+            .unwrap_or_default(),
     };
     let min = errs.take(
         "min-capacity",
