@@ -78,4 +78,29 @@ mod tests {
         };
         assert_eq!(p.created_rfc3339().unwrap(), "2023-11-14T22:13:20Z");
     }
+
+    #[test]
+    fn commit_time_is_read_from_the_workspace_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "@1650000000 +0000")
+                .env("GIT_COMMITTER_DATE", "@1650000000 +0000")
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        assert_eq!(commit_time(dir.path()), None, "not a repository yet");
+        git(&["init", "-q"]);
+        git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+        assert_eq!(commit_time(dir.path()), Some(1_650_000_000));
+    }
 }
