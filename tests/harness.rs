@@ -115,13 +115,23 @@ async fn wrong_password_is_refused_like_docker_hub() {
     assert_eq!(body["details"], "incorrect username or password");
 }
 
+/// moto answers as STS would. (Never `POST /moto-api/reset` here: it wipes the state of every
+/// other test sharing this moto server, mid-run.)
 #[tokio::test]
-async fn moto_resets() {
+async fn moto_answers_sts() {
     let moto = stand_in("ECS_TEST_MOTO_URL");
     let resp = client()
-        .post(format!("{moto}/moto-api/reset"))
+        .post(&moto)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body("Action=GetCallerIdentity&Version=2011-06-15")
         .send()
         .await
-        .expect("POST /moto-api/reset");
+        .expect("POST GetCallerIdentity");
     assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("<Account>123456789012</Account>"), "{body}");
 }
