@@ -9,7 +9,7 @@ use super::clients::Clients;
 use super::diagnose::explain_failure;
 use super::error::StackError;
 use super::events::EventStream;
-use super::lookup::{find_stack, sdk_error};
+use super::lookup::{find_stack, sdk_error, stack_resources};
 use super::poll::PollPolicy;
 use super::request::DestroyOutcome;
 use super::status::{Phase, stack_phase};
@@ -125,22 +125,14 @@ async fn list_resources(
     cfn: &aws_sdk_cloudformation::Client,
     stack: &str,
 ) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut pages = cfn
-        .list_stack_resources()
-        .stack_name(stack)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(sdk_error)
-            .with_context(|| format!("listing the resources of stack {stack}"))?;
-        out.extend(page.stack_resource_summaries().iter().map(|r| {
+    Ok(stack_resources(cfn, stack)
+        .await?
+        .iter()
+        .map(|r| {
             (
                 r.logical_resource_id().unwrap_or_default().to_string(),
                 r.resource_type().unwrap_or_default().to_string(),
             )
-        }));
-    }
-    Ok(out)
+        })
+        .collect())
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::Stack;
+use aws_sdk_cloudformation::types::{Stack, StackResourceSummary};
 
 /// The stack by name or id, or `None` when it does not exist.
 pub async fn find_stack(
@@ -14,6 +14,26 @@ pub async fn find_stack(
         Err(err) if is_stack_missing(&err) => Ok(None),
         Err(err) => Err(sdk_error(err)).with_context(|| format!("describing stack {stack}")),
     }
+}
+
+/// Every resource of the stack, all pages.
+pub async fn stack_resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Vec<StackResourceSummary>> {
+    let mut out = Vec::new();
+    let mut pages = cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(sdk_error)
+            .with_context(|| format!("listing the resources of stack {stack}"))?;
+        out.extend(page.stack_resource_summaries().iter().cloned());
+    }
+    Ok(out)
 }
 
 /// An SDK error as one readable line. An `SdkError`'s own `Display` says only "service error",

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use aws_sdk_ecs::types::DesiredStatus;
 
-use super::lookup::sdk_error;
+use super::lookup::{sdk_error, stack_resources};
 
 /// An ECS service by cluster and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,30 +43,20 @@ pub async fn find_service(
 ) -> Result<Option<ServiceRef>> {
     let mut services = Vec::new();
     let mut clusters = Vec::new();
-    let mut pages = cfn
-        .list_stack_resources()
-        .stack_name(stack)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(sdk_error)
-            .with_context(|| format!("listing the resources of stack {stack}"))?;
-        for r in page.stack_resource_summaries() {
-            let (Some(ty), Some(id), Some(physical)) = (
-                r.resource_type(),
-                r.logical_resource_id(),
-                r.physical_resource_id(),
-            ) else {
-                continue;
-            };
-            match ty {
-                "AWS::ECS::Service" if logical.is_none_or(|l| l == id) => {
-                    services.push(physical.to_string())
-                }
-                "AWS::ECS::Cluster" => clusters.push(physical.to_string()),
-                _ => {}
+    for r in stack_resources(cfn, stack).await? {
+        let (Some(ty), Some(id), Some(physical)) = (
+            r.resource_type(),
+            r.logical_resource_id(),
+            r.physical_resource_id(),
+        ) else {
+            continue;
+        };
+        match ty {
+            "AWS::ECS::Service" if logical.is_none_or(|l| l == id) => {
+                services.push(physical.to_string())
             }
+            "AWS::ECS::Cluster" => clusters.push(physical.to_string()),
+            _ => {}
         }
     }
     let [service] = services.as_slice() else {
