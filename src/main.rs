@@ -5,11 +5,18 @@ use ecs_poc_action::{pipeline, runner};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Release builds abort on panic: the hook is the only chance to say so in the log.
+    std::panic::set_hook(Box::new(runner::panicked));
     ecs_poc_action::install_crypto_provider();
     let raw = RawInputs::from_process();
     // Before anything else is printed, so no later line can reveal a secret input.
     for secret in raw.secrets() {
         runner::add_mask(secret);
+    }
+    // The account id in a role or secret ARN input is masked as early, so errors raised before
+    // the identity check (invalid input, a refused AssumeRole) cannot show it.
+    for account in raw.account_ids_to_mask() {
+        runner::add_mask(account);
     }
     let config = match Config::build(&raw, &Env::from_process()) {
         Ok(config) => config,

@@ -118,6 +118,23 @@ impl RawInputs {
             .filter_map(|i| self.get(i.name))
             .collect()
     }
+
+    /// The account ids in the ARN inputs, unless `mask-account-id` is plainly `false` (an
+    /// invalid value is reported later; masking meanwhile is the safe side).
+    pub fn account_ids_to_mask(&self) -> Vec<&str> {
+        if self
+            .get("mask-account-id")
+            .is_some_and(|v| super::values::boolean(v) == Ok(false))
+        {
+            return Vec::new();
+        }
+        ["role-to-assume", "pull-credentials-secret-arn"]
+            .iter()
+            .filter_map(|name| self.get(name))
+            .filter_map(|arn| arn.trim().split(':').nth(4))
+            .filter(|account| account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +153,24 @@ mod tests {
         assert_eq!(raw.aws_region.as_deref(), Some("eu-west-1"));
         assert_eq!(raw.stack_name, None);
         assert_eq!(raw.mode.as_deref(), Some("push"));
+    }
+
+    #[test]
+    fn account_ids_of_arn_inputs_are_masked_unless_told_not_to() {
+        let mut raw = RawInputs {
+            role_to_assume: Some("arn:aws:iam::210987654321:role/deploy".into()),
+            pull_credentials_secret_arn: Some(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub".into(),
+            ),
+            ..RawInputs::default()
+        };
+        assert_eq!(
+            raw.account_ids_to_mask(),
+            vec!["210987654321", "123456789012"]
+        );
+        raw.role_to_assume = Some("arn:aws:iam::12:role/short".into());
+        assert_eq!(raw.account_ids_to_mask(), vec!["123456789012"]);
+        raw.mask_account_id = Some("False".into());
+        assert!(raw.account_ids_to_mask().is_empty());
     }
 }

@@ -1,6 +1,15 @@
 //! The change-set plan as ONE pull-request comment per stack, found again by a hidden marker
 //! and edited in place on later runs.
 //!
+//! Only a comment written by the token's own account is edited: anyone can paste the marker
+//! into a comment of theirs, and an edit would put our plan under their name (or let them keep
+//! a forged plan in place). Who the token is: `GET /user` for user tokens (PATs, OAuth); an
+//! installation token, `GITHUB_TOKEN` included, gets 403 there, so then the GraphQL `viewer`
+//! (`github-actions[bot]` for `GITHUB_TOKEN`, `<app-slug>[bot]` for an app). Comments are
+//! matched by the numeric user id, which REST and GraphQL agree on (their logins differ by the
+//! `[bot]` suffix). When neither call answers (GitHub Enterprise Server's GraphQL endpoint is
+//! not under its REST base URL) nothing is edited: a new comment is posted, with a warning.
+//!
 //! octocrab's `update_comment` sends POST; the REST API wants PATCH, so the generic `patch` is
 //! used.
 
@@ -37,6 +46,25 @@ struct IssueComment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    user: Option<Account>,
+}
+
+/// A GitHub account as REST shows it (`GET /user`, a comment's `user`).
+#[derive(Debug, Clone, Deserialize)]
+struct Account {
+    id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Viewer {
+    viewer: GraphqlAccount,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphqlAccount {
+    #[serde(rename = "databaseId")]
+    database_id: u64,
 }
 
 /// The hidden marker of a stack's plan comment.
@@ -59,7 +87,17 @@ pub async fn upsert_plan_comment(
     };
     let marker = marker(stack);
     let body = comment_body(&marker, markdown);
-    let outcome = match find_comment(&github, number, &marker).await {
+    let me = token_account(&github).await;
+    if me.is_none() {
+        runner::warning(
+            "could not tell which GitHub account the `github-token` is (GET /user and the GraphQL viewer both failed): posting a new plan comment instead of editing one",
+        );
+    }
+    let found = match &me {
+        Some(me) => find_comment(&github, number, &marker, me).await,
+        None => Ok(None),
+    };
+    let outcome = match found {
         Ok(Some(id)) => update(&github, id, &body)
             .await
             .map(|()| CommentOutcome::Updated(id)),
@@ -98,20 +136,34 @@ pub fn comment_body(marker: &str, markdown: &str) -> String {
     body
 }
 
-/// `GET /repos/{owner}/{repo}/issues/{number}/comments`, page by page, for the marker.
+/// The token's account id: `GET /user`, else the GraphQL `viewer` (installation tokens).
+async fn token_account(github: &Github) -> Option<Account> {
+    if let Ok(me) = github.octocrab.get::<Account, _, ()>("/user", None).await {
+        return Some(me);
+    }
+    let query = serde_json::json!({"query": "query { viewer { databaseId } }"});
+    let viewer: Viewer = github.octocrab.graphql(&query).await.ok()?;
+    Some(Account {
+        id: viewer.viewer.database_id,
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{number}/comments`, page by page, for the marker in a
+/// comment of `me`.
 async fn find_comment(
     github: &Github,
     number: u64,
     marker: &str,
+    me: &Account,
 ) -> Result<Option<u64>, octocrab::Error> {
     let route = format!("/repos/{}/issues/{number}/comments", github.repository);
     for page in 1..=MAX_PAGES {
         let params = [("per_page", PAGE_SIZE as u32), ("page", page)];
         let comments: Vec<IssueComment> = github.octocrab.get(&route, Some(&params)).await?;
-        if let Some(found) = comments
-            .iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-        {
+        if let Some(found) = comments.iter().find(|c| {
+            c.user.as_ref().is_some_and(|u| u.id == me.id)
+                && c.body.as_deref().is_some_and(|b| b.contains(marker))
+        }) {
             return Ok(Some(found.id));
         }
         if comments.len() < PAGE_SIZE {

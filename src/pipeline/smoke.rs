@@ -69,8 +69,11 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
                 policy.deadline.as_secs()
             );
         }
+        // The URL is a stack output and `last` may quote it: text from outside, kept on one line.
         crate::runner::info(&format!(
-            "smoke check: GET {url} → {last}; retrying in {:.0} s",
+            "smoke check: GET {} → {}; retrying in {:.0} s",
+            crate::runner::text::inline(url),
+            crate::runner::text::inline(&last),
             delay.as_secs_f64()
         ));
         tokio::time::sleep(delay).await;

@@ -204,18 +204,46 @@ fn record(state: &mut State, outcome: &DeployOutcome) {
         outcome.change_set_id.clone().unwrap_or_default(),
     );
     out.set("has-changes", outcome.has_changes.to_string());
-    for (k, v) in &outcome.outputs {
-        out.set(k, v);
-    }
     if let Some(url) = outcome.output("ServiceUrl") {
         out.set("url", url);
         state.report.url = Some(url.to_string());
+    }
+    for (k, v) in &outcome.outputs {
+        match stack_output_name(k) {
+            Ok(()) => out.set(k, v),
+            Err(why) => runner::warning(&format!(
+                "stack output {} is not written as an action output: {why}",
+                runner::text::inline(k)
+            )),
+        }
     }
     state.report.changes = Some(outcome.changes.clone());
     state.report.executed = outcome.executed;
     state.report.has_changes = outcome.has_changes;
     state.report.events.extend(outcome.events.iter().cloned());
     state.report.outputs = outcome.outputs.clone();
+}
+
+/// The action's own outputs (action.yml). A stack output of the same name, in any case (a
+/// workflow reads `steps.x.outputs.URL` and `.url` alike), would overwrite one: it is skipped.
+pub(super) const OWN_OUTPUTS: &[&str] = &[
+    "image-ref",
+    "image-digest",
+    "stack-id",
+    "stack-status",
+    "url",
+    "change-set-id",
+    "has-changes",
+];
+
+fn stack_output_name(name: &str) -> Result<(), &'static str> {
+    if OWN_OUTPUTS.iter().any(|own| own.eq_ignore_ascii_case(name)) {
+        Err("the action has an output of that name, which wins")
+    } else if !runner::outputs::valid_name(name) {
+        Err("not a valid output name (a letter or _, then letters, digits, - or _)")
+    } else {
+        Ok(())
+    }
 }
 
 async fn preview(
@@ -355,4 +383,56 @@ async fn destroy(config: &Config, state: &mut State, clients: &Clients) -> Resul
     state.report.removed = outcome.removed;
     state.report.events = outcome.events;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A template's outputs cannot overwrite the action's own, in any letter case, nor smuggle
+    /// a second output in through a name the `GITHUB_OUTPUT` format would split.
+    #[test]
+    fn stack_outputs_never_replace_the_actions_own() {
+        let outcome = DeployOutcome {
+            stack_name: "web".into(),
+            stack_id: "arn:aws:cloudformation:us-east-1:1:stack/web/1".into(),
+            operation: stack::Operation::Update,
+            previous_image: None,
+            status: None,
+            change_set_id: Some("cs".into()),
+            has_changes: true,
+            executed: true,
+            change_set_kept: false,
+            changes: vec![],
+            outputs: [
+                ("has-changes", "false"),
+                ("URL", "http://attacker.example"),
+                ("Stack-Id", "forged"),
+                ("ServiceUrl", "http://web.example"),
+                ("a=b\nurl", "x"),
+                ("VpcId", "vpc-1"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+            events: vec![],
+            cfn_calls: 0,
+        };
+        let mut state = State::default();
+        record(&mut state, &outcome);
+        let out = &state.outputs;
+        assert_eq!(out.get("has-changes"), Some("true"));
+        assert_eq!(out.get("url"), Some("http://web.example"));
+        assert_eq!(out.get("stack-id"), Some(outcome.stack_id.as_str()));
+        assert_eq!(out.get("VpcId"), Some("vpc-1"));
+        assert_eq!(out.get("ServiceUrl"), Some("http://web.example"));
+        let names: Vec<&str> = out.iter().map(|(n, _)| n).collect();
+        assert!(
+            names.iter().all(|n| runner::outputs::valid_name(n)),
+            "{names:?}"
+        );
+        for own in OWN_OUTPUTS {
+            let same = names.iter().filter(|n| n.eq_ignore_ascii_case(own)).count();
+            assert!(same <= 1, "{own} written {same} times: {names:?}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! what each stage recorded. Holds no secrets: only ids, digests, names and AWS's own messages.
 
 use crate::image::{LayerOutcome, PushReport};
+use crate::runner::markdown::{code, link, text};
 use crate::stack::{ResourceChange, StackEventLine, changes_table_markdown};
 use std::fmt::Write;
 use std::time::Duration;
@@ -30,10 +31,6 @@ pub struct Report {
     pub duration: Duration,
 }
 
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -47,23 +44,24 @@ impl Report {
         };
         let _ = writeln!(
             md,
-            "## {icon} ecs-poc-action {} {verdict}\n\n**Stack** `{}` · **Region** `{}` · **Duration** {:.1} s\n",
-            self.mode,
-            self.stack,
-            self.region,
+            "## {icon} ecs-poc-action {} {verdict}\n\n**Stack** {} · **Region** {} · **Duration** {:.1} s\n",
+            text(&self.mode),
+            code(&self.stack),
+            code(&self.region),
             self.duration.as_secs_f64()
         );
         if let Some(f) = &self.failure {
-            let _ = writeln!(md, "> **Error:** {}\n", f.replace('\n', "\n> "));
+            let quoted: Vec<String> = f.lines().map(text).collect();
+            let _ = writeln!(md, "> **Error:** {}\n", quoted.join("\n> "));
         }
         if let Some(url) = &self.url {
-            let _ = writeln!(md, "**URL:** [{url}]({url})\n");
+            let _ = writeln!(md, "**URL:** {}\n", link(url));
         }
         if let Some(id) = &self.identity {
-            let _ = writeln!(md, "**AWS identity:** `{id}`\n");
+            let _ = writeln!(md, "**AWS identity:** {}\n", code(id));
         }
         for note in &self.notes {
-            let _ = writeln!(md, "- {note}");
+            let _ = writeln!(md, "- {}", text(note));
         }
         if !self.notes.is_empty() {
             md.push('\n');
@@ -74,21 +72,21 @@ impl Report {
         if !self.outputs.is_empty() {
             md.push_str("### Stack outputs\n\n| output | value |\n|---|---|\n");
             for (k, v) in &self.outputs {
-                let _ = writeln!(md, "| `{}` | {} |", cell(k), cell(v));
+                let _ = writeln!(md, "| {} | {} |", code(k), text(v));
             }
             md.push('\n');
         }
         if !self.removed.is_empty() {
             md.push_str("### Removed\n\n| logical id | type |\n|---|---|\n");
             for (id, ty) in &self.removed {
-                let _ = writeln!(md, "| `{}` | `{}` |", cell(id), cell(ty));
+                let _ = writeln!(md, "| {} | {} |", code(id), code(ty));
             }
             md.push('\n');
         }
         if !self.stages.is_empty() {
             md.push_str("### Timings\n\n| stage | seconds |\n|---|---:|\n");
             for (stage, d) in &self.stages {
-                let _ = writeln!(md, "| {stage} | {:.2} |", d.as_secs_f64());
+                let _ = writeln!(md, "| {} | {:.2} |", text(stage), d.as_secs_f64());
             }
         }
         md
@@ -99,7 +97,7 @@ impl Report {
             return;
         };
         md.push_str("### Image\n\n");
-        let _ = writeln!(md, "`{image_ref}`\n");
+        let _ = writeln!(md, "{}\n", code(image_ref));
         let Some(p) = &self.push else { return };
         let secs = p.duration.as_secs_f64();
         let rate = if secs > 0.0 {
@@ -154,9 +152,9 @@ impl Report {
             .count();
         let _ = writeln!(
             md,
-            "### Stack events\n\n{} events, {failed} failed; final status `{}`.\n",
+            "### Stack events\n\n{} events, {failed} failed; final status {}.\n",
             self.events.len(),
-            self.status.as_deref().unwrap_or("unknown")
+            code(self.status.as_deref().unwrap_or("unknown"))
         );
         if failed > 0 {
             md.push_str("<details><summary>Failed events</summary>\n\n| time | logical id | type | status | reason |\n|---|---|---|---|---|\n");
@@ -167,12 +165,12 @@ impl Report {
             {
                 let _ = writeln!(
                     md,
-                    "| {} | `{}` | `{}` | {} | {} |",
-                    e.time,
-                    cell(&e.logical_id),
-                    cell(&e.resource_type),
-                    e.status.as_str(),
-                    cell(&e.reason)
+                    "| {} | {} | {} | {} | {} |",
+                    text(&e.time),
+                    code(&e.logical_id),
+                    code(&e.resource_type),
+                    text(e.status.as_str()),
+                    text(&e.reason)
                 );
             }
             md.push_str("\n</details>\n\n");

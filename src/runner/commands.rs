@@ -57,8 +57,11 @@ pub fn add_mask(value: &str) {
     }
 }
 
+/// Plain log text, whatever its origin: see `text` for why no line of it can be a command.
 pub fn info(msg: &str) {
-    emit(msg);
+    for line in super::text::lines(msg) {
+        emit(&line);
+    }
 }
 
 pub fn format_annotation(kind: &str, title: Option<&str>, msg: &str) -> String {
@@ -94,6 +97,25 @@ pub fn notice(msg: &str) {
     annotate("notice", None, msg);
 }
 
+/// The panic hook's report: one `::error` line (the release profile aborts on panic, so nothing
+/// else would say why the step failed), or the plain message outside Actions.
+pub fn panicked(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string());
+    let place = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    error(
+        Some("ecs-poc-action crashed"),
+        &format!("internal error{place}: {message}. This is a bug: please report it."),
+    );
+}
+
 /// A log group; closes itself (with its duration) when dropped, so early returns never leave a
 /// group open.
 #[must_use = "the group closes when this value is dropped"]
@@ -106,7 +128,7 @@ pub fn group(title: &str) -> Group {
     if in_actions() {
         emit(&format!("::group::{}", escape_data(title)));
     } else {
-        emit(&format!("==> {title}"));
+        info(&format!("==> {title}"));
     }
     Group {
         title: title.to_string(),
@@ -123,7 +145,7 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         let secs = self.started.elapsed().as_secs_f64();
-        emit(&format!("{} took {secs:.1} s", self.title));
+        info(&format!("{} took {secs:.1} s", self.title));
         if in_actions() {
             emit("::endgroup::");
         }

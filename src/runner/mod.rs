@@ -3,8 +3,10 @@
 
 pub mod commands;
 pub mod inputs;
+pub mod markdown;
 pub mod outputs;
 pub mod summary;
+pub mod text;
 
-pub use commands::{Group, add_mask, error, group, in_actions, info, notice, warning};
+pub use commands::{Group, add_mask, error, group, in_actions, info, notice, panicked, warning};
 pub use outputs::Outputs;

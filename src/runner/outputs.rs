@@ -59,15 +59,27 @@ impl Outputs {
             }
             None => {
                 if !self.entries.is_empty() {
-                    println!("Outputs:");
+                    super::info("Outputs:");
                 }
                 for (name, value) in &self.entries {
-                    println!("  {name}: {value}");
+                    super::info(&format!("  {name}: {}", super::text::inline(value)));
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// An output name a workflow can read as `steps.ID.outputs.NAME`: a letter or `_`, then letters,
+/// digits, `-` or `_` (GitHub's rule for ids). Anything else could also break the
+/// `GITHUB_OUTPUT` file format (`=`, `<<`, a newline).
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.len() <= 100
 }
 
 fn delimiter_for(value: &str) -> String {
@@ -82,6 +94,16 @@ fn delimiter_for(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_names_follow_githubs_id_rule() {
+        for ok in ["ServiceUrl", "url", "_x", "a-b_c9"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "9a", "a=b", "a<<EOF", "a\nurl", "a.b", "a b", "é"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn heredoc_with_fresh_delimiter() {

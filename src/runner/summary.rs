@@ -40,7 +40,7 @@ pub fn write(markdown: &str) -> Result<()> {
                 .with_context(|| format!("writing GITHUB_STEP_SUMMARY {}", path.to_string_lossy()))
         }
         None => {
-            println!("{markdown}");
+            super::info(markdown);
             Ok(())
         }
     }

@@ -64,7 +64,8 @@ impl fmt::Display for StackEventLine {
             self.resource_type
         )?;
         if !self.reason.is_empty() {
-            write!(f, ": {}", self.reason)?;
+            // AWS text, possibly quoting template content: one event stays one line.
+            write!(f, ": {}", runner::text::inline(&self.reason))?;
         }
         Ok(())
     }

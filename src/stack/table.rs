@@ -71,7 +71,11 @@ pub fn changes_table_text(changes: &[ResourceChange]) -> String {
     if changes.is_empty() {
         return "No changes.\n".to_string();
     }
-    let rows: Vec<[String; 5]> = changes.iter().map(ResourceChange::cells).collect();
+    // Ids and property names come from the template: one change stays one row.
+    let rows: Vec<[String; 5]> = changes
+        .iter()
+        .map(|c| c.cells().map(|cell| crate::runner::text::inline(&cell)))
+        .collect();
     let mut widths = HEADERS.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -93,13 +97,13 @@ pub fn changes_table_text(changes: &[ResourceChange]) -> String {
     out
 }
 
-/// A GitHub-flavoured Markdown table; `|` and newlines in cells are escaped so a value cannot
-/// break the table.
+/// A GitHub-flavoured Markdown table; every cell goes through the one Markdown escaper, so a
+/// value cannot break the table or add markup.
 pub fn changes_table_markdown(changes: &[ResourceChange]) -> String {
+    use crate::runner::markdown::{code, text as esc};
     if changes.is_empty() {
         return "No changes.\n".to_string();
     }
-    let esc = |s: &str| s.replace('|', "\\|").replace(['\r', '\n'], " ");
     let mut out = format!(
         "| {} |\n|{}\n",
         HEADERS.join(" | "),
@@ -110,7 +114,7 @@ pub fn changes_table_markdown(changes: &[ResourceChange]) -> String {
         let id = if id.is_empty() {
             String::new()
         } else {
-            format!("`{}`", esc(&id))
+            code(&id)
         };
         out.push_str(&format!(
             "| {} | {id} | {} | {} | {} |\n",
