@@ -79,7 +79,7 @@ fn input_values_cannot_inject_commands() {
             show(&out)
         );
     }
-    assert_eq!(log.masks, [SECRET], "{}", show(&out));
+    assert_eq!(log.masks, [KEYS[0].1, SECRET], "{}", show(&out));
     assert!(
         log.commands()
             .any(|c| c.name == "error" && c.data.contains("::stop-commands::x")),
@@ -110,8 +110,8 @@ fn the_account_in_an_arn_input_is_masked_before_any_error() {
     assert!(log.rendered().contains(&arn), "{}", show(&out));
 }
 
-/// The OIDC token cannot be had (nothing listens on the loopback URL): the failure names the
-/// role, and its account is masked although no identity check ran.
+/// The OIDC token cannot be had (nothing listens on the loopback URL): the role's account was
+/// masked before the first stage began, although no identity check ever ran.
 #[test]
 fn the_role_account_is_masked_when_oidc_fails() {
     let arn = format!("arn:aws:iam::{ACCOUNT}:role/deployer");
@@ -124,8 +124,16 @@ fn the_role_account_is_masked_when_oidc_fails() {
     );
     assert!(!out.status.success(), "{}", show(&out));
     let log = runner_log::interpret(&String::from_utf8_lossy(&out.stdout));
-    assert!(log.masks.iter().any(|m| m == ACCOUNT), "{}", show(&out));
-    let rendered = log.rendered();
-    assert!(rendered.contains("role/deployer"), "{rendered}");
-    assert!(!rendered.contains(ACCOUNT), "{rendered}");
+    let names: Vec<(&str, &str)> = log
+        .commands()
+        .map(|c| (c.name.as_str(), c.data.as_str()))
+        .collect();
+    let masked = names.iter().position(|&c| c == ("add-mask", ACCOUNT));
+    let first_stage = names.iter().position(|&(name, _)| name == "group");
+    assert!(
+        masked.is_some() && masked < first_stage,
+        "{names:?}\n{}",
+        show(&out)
+    );
+    assert!(!log.rendered().contains(ACCOUNT), "{}", show(&out));
 }

@@ -191,6 +191,8 @@ async fn child_scenario() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return; // only meaningful inside `hostile_text_never_becomes_a_command`
     }
+    // libtest has written `test child_scenario ... ` without a line break.
+    runner::info("");
     runner::add_mask(EARLY_SECRET);
     let err = stack::deploy(&failing_create(), &request())
         .await
