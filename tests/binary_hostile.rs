@@ -58,7 +58,11 @@ fn a_panic_still_ends_with_one_error_line() {
     let log = runner_log::interpret(&String::from_utf8_lossy(&out.stdout));
     let errors: Vec<_> = log.commands().filter(|c| c.name == "error").collect();
     assert_eq!(errors.len(), 1, "{}", show(&out));
-    assert!(errors[0].data.contains("TOKIO_WORKER_THREADS"), "{}", show(&out));
+    assert!(
+        errors[0].data.contains("TOKIO_WORKER_THREADS"),
+        "{}",
+        show(&out)
+    );
     assert!(errors[0].data.contains("This is a bug"), "{}", show(&out));
     // Nothing else: the default hook's stderr text would be a second, unannotated report.
     assert!(out.stderr.is_empty(), "{}", show(&out));
@@ -67,7 +71,10 @@ fn a_panic_still_ends_with_one_error_line() {
 #[test]
 fn input_values_cannot_inject_commands() {
     let mut given = KEYS.to_vec();
-    given.push(("stack-name", "web\n::stop-commands::x\n##[set-output name=a]b"));
+    given.push((
+        "stack-name",
+        "web\n::stop-commands::x\n##[set-output name=a]b",
+    ));
     given.push(("tags", "v1\n::add-mask::v1"));
     let out = run(&given, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
@@ -99,7 +106,10 @@ fn the_account_in_an_arn_input_is_masked_before_any_error() {
     let log = runner_log::interpret(&String::from_utf8_lossy(&out.stdout));
     assert!(log.masks.iter().any(|m| m == ACCOUNT), "{}", show(&out));
     let rendered = log.rendered();
-    assert!(rendered.contains("arn:aws:iam::***:user/not-a-role"), "{rendered}");
+    assert!(
+        rendered.contains("arn:aws:iam::***:user/not-a-role"),
+        "{rendered}"
+    );
     assert!(!rendered.contains(ACCOUNT), "{rendered}");
 
     // Told not to mask, the error shows it: the test above can tell the difference.
@@ -118,7 +128,10 @@ fn the_role_account_is_masked_when_oidc_fails() {
     let out = run(
         &[("image", "octo/app:1.0"), ("role-to-assume", arn.as_str())],
         &[
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/token?x=1"),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "http://127.0.0.1:9/token?x=1",
+            ),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-value"),
         ],
     );

@@ -27,7 +27,8 @@ async fn mount_me(server: &MockServer) {
         .and(path("/user"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"login": "deployer", "id": ME, "type": "User"})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"login": "deployer", "id": ME, "type": "User"})),
         )
         .mount(server)
         .await;
@@ -102,7 +103,11 @@ async fn the_plan_is_posted_once_then_updated_in_place() {
         1,
         json!([
             comment(1, MALLORY, "LGTM"),
-            comment(2, ME, "<!-- ecs-poc-action:plan:web-staging -->\nother stack"),
+            comment(
+                2,
+                ME,
+                "<!-- ecs-poc-action:plan:web-staging -->\nother stack"
+            ),
         ]),
     )
     .await;
@@ -125,7 +130,11 @@ async fn the_plan_is_posted_once_then_updated_in_place() {
     mount_list(
         &server,
         1,
-        json!([comment(1, MALLORY, "LGTM"), comment(99, ME, &first), comment(100, MALLORY, "thanks")]),
+        json!([
+            comment(1, MALLORY, "LGTM"),
+            comment(99, ME, &first),
+            comment(100, MALLORY, "thanks")
+        ]),
     )
     .await;
     let second = format!("{MARKER}\n| Modify | Service |");
@@ -220,7 +229,11 @@ async fn a_marker_in_someone_elses_comment_is_never_edited() {
     mount_list(
         &server,
         1,
-        json!([comment(5, MALLORY, &format!("{MARKER}\nforged plan: nothing changes"))]),
+        json!([comment(
+            5,
+            MALLORY,
+            &format!("{MARKER}\nforged plan: nothing changes")
+        )]),
     )
     .await;
     mount_no_patch(&server).await;

@@ -43,7 +43,9 @@ fn report() -> Report {
         url: Some("http://e/x)<img src=y>".into()),
         status: Some("ROLLBACK_COMPLETE".into()),
         events: (0..MARKUP.len()).map(event).collect(),
-        outputs: (0..MARKUP.len()).map(|i| (hostile(i + 3), hostile(i))).collect(),
+        outputs: (0..MARKUP.len())
+            .map(|i| (hostile(i + 3), hostile(i)))
+            .collect(),
         failure: Some(format!("deploy failed: {}", MARKUP.join("\n"))),
         changes: Some(vec![ResourceChange {
             action: "Add".into(),
@@ -122,7 +124,11 @@ fn without_code_spans(line: &str) -> String {
 fn assert_inert(md: &str) {
     assert_rows_keep_their_cells(md);
     // Outside code spans, where Markdown and HTML are live.
-    let md = &md.lines().map(without_code_spans).collect::<Vec<_>>().join("\n");
+    let md = &md
+        .lines()
+        .map(without_code_spans)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_eq!(md.matches("<details").count(), 1, "{md}");
     assert_eq!(md.matches("</details>").count(), 1, "{md}");
     for planted in [
@@ -168,5 +174,8 @@ fn the_summary_shows_outside_markup_as_text() {
 #[test]
 fn the_change_table_shows_outside_markup_as_text() {
     let changes = report().changes.unwrap_or_default();
-    assert_inert(&format!("<details>\n{}\n</details>", changes_table_markdown(&changes)));
+    assert_inert(&format!(
+        "<details>\n{}\n</details>",
+        changes_table_markdown(&changes)
+    ));
 }

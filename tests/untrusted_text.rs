@@ -124,12 +124,30 @@ fn hostile_change() -> Change {
 }
 
 fn failing_create() -> Clients {
-    let review = vec![ev("r1", 0, NAME, ResourceStatus::from("REVIEW_IN_PROGRESS"), "User Initiated")];
+    let review = vec![ev(
+        "r1",
+        0,
+        NAME,
+        ResourceStatus::from("REVIEW_IN_PROGRESS"),
+        "User Initiated",
+    )];
     let mut all = review.clone();
     for (i, reason) in HOSTILE.iter().enumerate() {
-        all.push(ev(&format!("h{i}"), 1 + i as i64, "Bucket", ResourceStatus::CreateFailed, reason));
+        all.push(ev(
+            &format!("h{i}"),
+            1 + i as i64,
+            "Bucket",
+            ResourceStatus::CreateFailed,
+            reason,
+        ));
     }
-    all.push(ev("end", 50, NAME, ResourceStatus::RollbackComplete, "rolled back"));
+    all.push(ev(
+        "end",
+        50,
+        NAME,
+        ResourceStatus::RollbackComplete,
+        "rolled back",
+    ));
     let rules = [
         mock!(Cfn::describe_stacks).then_error(|| {
             DescribeStacksError::generic(
@@ -139,8 +157,12 @@ fn failing_create() -> Clients {
                     .build(),
             )
         }),
-        mock!(Cfn::create_change_set)
-            .then_output(|| CreateChangeSetOutput::builder().id(CS_ID).stack_id(ID).build()),
+        mock!(Cfn::create_change_set).then_output(|| {
+            CreateChangeSetOutput::builder()
+                .id(CS_ID)
+                .stack_id(ID)
+                .build()
+        }),
         mock!(Cfn::describe_change_set).then_output(|| {
             DescribeChangeSetOutput::builder()
                 .change_set_id(CS_ID)
@@ -204,7 +226,9 @@ async fn child_scenario() {
         request_timeout: Duration::from_millis(200),
     };
     let url = "http://127.0.0.1:9/health\n::add-mask::from-the-url\n##[set-output name=s]t";
-    let smoke_err = smoke::check(url, &policy).await.expect_err("nothing listens");
+    let smoke_err = smoke::check(url, &policy)
+        .await
+        .expect_err("nothing listens");
     runner::error(
         Some("ecs-poc-action failed"),
         &format!("{:#}", err.context(format!("{smoke_err:#}"))),
@@ -217,7 +241,12 @@ async fn child_scenario() {
 fn hostile_text_never_becomes_a_command() {
     let exe = std::env::current_exe().expect("test binary path");
     let out = Command::new(exe)
-        .args(["child_scenario", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_scenario",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .env("GITHUB_ACTIONS", "true")
         .output()
@@ -234,12 +263,18 @@ fn hostile_text_never_becomes_a_command() {
     // Only the action's own commands ran, and nothing stopped them.
     for c in log.commands() {
         assert!(
-            ["add-mask", "group", "endgroup", "error", "warning", "notice"].contains(&c.name.as_str()),
+            [
+                "add-mask", "group", "endgroup", "error", "warning", "notice"
+            ]
+            .contains(&c.name.as_str()),
             "injected command {c:?} in:\n{stdout}"
         );
     }
     assert_eq!(log.masks, [EARLY_SECRET, LATE_SECRET], "{stdout}");
-    assert!(!rendered.contains(EARLY_SECRET) && !rendered.contains(LATE_SECRET), "{rendered}");
+    assert!(
+        !rendered.contains(EARLY_SECRET) && !rendered.contains(LATE_SECRET),
+        "{rendered}"
+    );
     let errors: Vec<_> = log.commands().filter(|c| c.name == "error").collect();
     assert!(!errors.is_empty(), "{stdout}");
 

@@ -46,11 +46,7 @@ pub fn code(s: &str) -> String {
         .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
         .collect::<String>()
         .replace('|', "\\|");
-    let longest_run = body
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest_run = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     let pad = if body.starts_with(['`', ' ']) || body.ends_with(['`', ' ']) {
         " "

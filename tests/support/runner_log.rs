@@ -199,11 +199,22 @@ fn the_model_reads_commands_like_the_runner() {
     let names: Vec<&str> = log.commands().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["add-mask", "set-output", "stop-commands", "tok", "error", "warning"]
+        [
+            "add-mask",
+            "set-output",
+            "stop-commands",
+            "tok",
+            "error",
+            "warning"
+        ]
     );
     assert_eq!(log.masks, ["s1"]);
     let error = log.commands().find(|c| c.name == "error").unwrap();
     assert_eq!(error.data, "a\nb%0A");
     assert_eq!(error.properties, [("title".to_string(), "T:1".to_string())]);
-    assert!(log.rendered().contains("::add-mask::s2"), "{}", log.rendered());
+    assert!(
+        log.rendered().contains("::add-mask::s2"),
+        "{}",
+        log.rendered()
+    );
 }
