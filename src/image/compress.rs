@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::blob::{BlobSource, CHUNK};
 use super::digest;
 use super::media::Compression;
+use super::pgzip::ParGzWriter;
 
 /// Fast levels: on two cores the compressor, not the network, sets the pace of a push.
 pub const GZIP_LEVEL: u32 = 1;
@@ -133,18 +134,16 @@ impl<F: FnMut(Bytes) -> std::io::Result<()>> Write for ChunkWriter<F> {
 }
 
 pub(super) enum Encoder<W: Write> {
-    Gzip(flate2::write::GzEncoder<W>),
+    Gzip(ParGzWriter<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
 impl<W: Write> Encoder<W> {
     pub(super) fn new(compression: Compression, w: W) -> std::io::Result<Self> {
         Ok(match compression {
-            // GzBuilder's defaults write no file name and mtime 0: the output depends on the
-            // input bytes only, which keeps built and re-compressed layers reproducible.
-            Compression::Gzip => {
-                Self::Gzip(flate2::GzBuilder::new().write(w, flate2::Compression::new(GZIP_LEVEL)))
-            }
+            // Parallel blocks in one standard stream; no file name, mtime 0: the output depends
+            // on the input bytes only, which keeps built and re-compressed layers reproducible.
+            Compression::Gzip => Self::Gzip(ParGzWriter::new(w, GZIP_LEVEL)),
             Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(w, ZSTD_LEVEL)?),
         })
     }

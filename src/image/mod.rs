@@ -15,6 +15,7 @@ mod load;
 mod media;
 mod model;
 mod oci_layout;
+mod pgzip;
 mod plan;
 mod push;
 mod report;
