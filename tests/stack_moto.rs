@@ -455,3 +455,45 @@ async fn keeps_the_live_desired_count_across_an_update() {
         Some("5")
     );
 }
+
+/// With `cloudformation-role-arn` the stack is created, updated and deleted with the service role
+/// as `RoleARN`: moto keeps it on the stack, as CloudFormation does, and hands it back.
+#[tokio::test]
+async fn deploys_and_destroys_with_the_service_role() {
+    const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-poc-myapp-cloudformation";
+    let c = clients().await.with_service_role(Some(ROLE.into()));
+    let name = unique("role");
+    let mut req = request(&name, Some(IMAGE_A));
+    req.overrides.push((
+        "PermissionsBoundaryArn".into(),
+        "arn:aws:iam::123456789012:policy/ecs-poc-myapp-workload-boundary".into(),
+    ));
+    let created = stack::deploy(&c, &req).await.expect("create");
+    assert!(created.executed);
+    let role_of = |c: Clients, name: String| async move {
+        let out = c
+            .cfn
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+            .expect("describe");
+        out.stacks()
+            .first()
+            .and_then(|s| s.role_arn().map(String::from))
+    };
+    assert_eq!(role_of(c.clone(), name.clone()).await.as_deref(), Some(ROLE));
+    stack::deploy(&c, &rerun(&req, Some(IMAGE_B)))
+        .await
+        .expect("update");
+    assert_eq!(role_of(c.clone(), name.clone()).await.as_deref(), Some(ROLE));
+    let gone = stack::destroy(
+        &c,
+        &name,
+        Instant::now() + Duration::from_secs(60),
+        PollPolicy::immediate(),
+    )
+    .await
+    .expect("destroy");
+    assert!(gone.existed);
+}

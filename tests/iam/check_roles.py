@@ -93,7 +93,7 @@ def stack_ids(stack: str) -> dict[str, str]:
         "SecurityGroupId": "sg-0a1b2c3d4e5f60718", "NetworkInterfaceId": "eni-0a1b2c3d4e5f60718",
         "LoadBalancerName": f"{short}-LoadB-1A2B3C4D5E6F", "LoadBalancerId": "50dc6c495c0c9188",
         "TargetGroupName": f"{short}-Targe-1A2B3C4D5E6F", "TargetGroupId": "73e2d6bc24d8a067",
-        "ListenerId": "f2f7dc8efc522ab2",
+        "ListenerId": "f2f7dc8efc522ab2", "ListenerRuleId": "9683b2d02a6cabee",
         "ClusterName": stack, "ServiceName": f"{stack}-Service-1A2B3C4D5E6F",
         "ServiceDeploymentId": "x1y2z3", "TaskDefinitionFamilyName": stack,
         "TaskDefinitionRevisionNumber": "3", "ContainerInstanceId": "0123456789abcdef", "TaskId": "0123456789abcdef",
@@ -130,6 +130,7 @@ OWN_RT = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": ("elasticloadbalancing", "loadbalancer/app/"),
     "AWS::ElasticLoadBalancingV2::TargetGroup": ("elasticloadbalancing", "targetgroup"),
     "AWS::ElasticLoadBalancingV2::Listener": ("elasticloadbalancing", "listener/app"),
+    "AWS::ElasticLoadBalancingV2::ListenerRule": ("elasticloadbalancing", "listener-rule/app"),
     "AWS::ECS::Cluster": ("ecs", "cluster"),
     "AWS::ECS::Service": ("ecs", "service"),
     "AWS::ECS::TaskDefinition": ("ecs", "task-definition"),
@@ -204,6 +205,8 @@ NOT_USED = {
 }
 # (type, permission) pairs never needed for this template, with the reason.
 NOT_USED_FOR = {
+    ("AWS::ElasticLoadBalancingV2::ListenerRule", "elasticloadbalancing:SetRulePriorities"):
+        "ListenerRule: Priority is fixed at 1 (and the action takes no tag condition: it could not be scoped)",
     ("AWS::ECS::Service", "iam:PassRole"): "Service: no Role (ECS uses its service-linked role)",
     ("AWS::ApplicationAutoScaling::ScalableTarget", "iam:PassRole"): "ScalableTarget: no RoleARN (service-linked role)",
     ("AWS::ApplicationAutoScaling::ScalableTarget", "cloudwatch:PutMetricAlarm"): "checked as ScalingPolicy's side permission",
@@ -326,9 +329,7 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                     extra.update({"ec2:CreateAction": [cname], "elasticloadbalancing:CreateAction": [cname],
                                   "ecs:CreateAction": [cname]})
                 rts = info["resourceTypes"]
-                if not rts:
-                    reqs.append(Request(perm, "*", {}, f"{name} {handler}"))
-                    continue
+                made = len(reqs)
                 for r in rts:
                     key = (svc, r["name"])
                     if key in NOT_THIS_KIND:
@@ -346,6 +347,8 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                     new = mine and handler == "create" and (perm == creator or tag_on_create)
                     reqs.append(Request(perm, res_arn, context_for(keys_of(info, r), stack, new, extra),
                                         f"{name} ({kind}) {handler}"))
+                if len(reqs) == made:  # no resource type involved: the request names no resource
+                    reqs.append(Request(perm, "*", {}, f"{name} {handler}"))
     types = {r["Type"] for r in resources.values()}
     for kind, handler, perm, rt, why in SIDE:
         if kind is not None and kind not in types:
@@ -382,13 +385,12 @@ def binary_calls() -> dict[str, set[str]]:
         raise SystemExit("Cargo.toml: no aws-sdk-* dependency found")
     calls: dict[str, set[str]] = {}
     for path in sorted((REPO / "src").rglob("*.rs")):
-        text = path.read_text()
-        if not any(f"aws_sdk_{c}" in text or ".cfn" in text or ".ecs" in text for c in crates):
-            continue
+        text = re.sub(r"//[^\n]*", "", path.read_text())
         for op in re.findall(r"\.([a-z][a-z0-9_]*)\(\)\s*(?:\n\s*)?\.", text):
             pascal = "".join(p.capitalize() for p in op.split("_"))
             owners = [c for c in crates if action_info(f"{c}:{pascal}")]
-            if len(owners) == 1 and re.search(rf"\.{op}\(\)[\s\S]{{0,400}}?\.send\(\)", text):
+            # an operation call is a builder chain ending in .send() within the same statement
+            if len(owners) == 1 and re.search(rf"\.{op}\(\)[^;]*?\.send\(\)", text):
                 calls.setdefault(f"{owners[0]}:{pascal}", set()).add(str(path.relative_to(REPO)))
             elif len(owners) > 1:
                 raise SystemExit(f"{path}: {op}() is an operation of {owners}: tell binary_calls which")
@@ -472,10 +474,12 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
     # 1. CloudFormation's handlers, every combination of the template's Conditions (roles with the
     #    boundary: the action refuses to deploy without it, see the negative case below).
     seen = set()
+    needed_actions: set[str] = set()
     for combo in combos():
         if not combo.get("HasBoundary", True):
             continue
         for req in webapp_requests(combo, stack, boundary_arn):
+            needed_actions.add(req.action.lower())
             key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
             if key in seen:
                 continue
@@ -490,6 +494,14 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
                     k: [v.replace(stack, OTHER) for v in vs] for k, vs in req.context.items()}, req.label)
                 if other.resource != req.resource or other.context != req.context:
                     tally.refuse(resource_role["statements"], other, "service role: another stack's resource")
+
+    # The service role grants nothing the template does not need.
+    if service:
+        for st in service["statements"]:
+            for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
+                tally.checked += 1
+                if a.lower() not in needed_actions:
+                    tally.failed.append(f"service role allows {a}, which no handler of ecs-webapp.yml needs")
 
     # 2. Roles without the boundary are never created.
     for combo in combos():
@@ -589,6 +601,23 @@ def main() -> int:
         for key in ("cloudformation-role-arn", "parameter-overrides"):
             if key not in step["with"]:
                 problems.append(f"README example job does not pass {key}")
+
+    # This repository's own workflows deploy and preview the same (default) stack, with the
+    # service role, from the job kinds the roles trust.
+    import yaml
+
+    stacks = set()
+    for wf in ("deploy.yml", "preview.yml"):
+        doc = yaml.safe_load((REPO / ".github/workflows" / wf).read_text())
+        for job_name, job_def in doc["jobs"].items():
+            for s in job_def.get("steps", []):
+                if s.get("uses") == "./":
+                    stacks.add(s["with"].get("stack-name", "<default ecs-poc-<repo>>"))
+                    for key in ("cloudformation-role-arn", "parameter-overrides"):
+                        if key not in s["with"] and not args.expect_denied:
+                            problems.append(f"{wf} job {job_name} does not pass {key}")
+    if len(stacks) != 1:
+        problems.append(f"deploy.yml and preview.yml deploy different stacks: {sorted(stacks)}")
 
     tally = Tally()
     run(args.roles, params, tally, args.deployed_stack)
