@@ -456,6 +456,55 @@ async fn keeps_the_live_desired_count_across_an_update() {
     );
 }
 
+/// A live count that cannot be read (ECS unreachable, or a role without ecs:DescribeServices)
+/// must not undo a scale-out either: the update leaves DesiredCount out of the service, so ECS
+/// keeps its count (before LeaveDesiredCount, the stack's old value reset it to 2).
+#[tokio::test]
+async fn an_unreadable_live_count_still_leaves_the_service_alone() {
+    let c = clients().await;
+    let name = unique("blind");
+    let req = request(&name, Some(IMAGE_A));
+    stack::deploy(&c, &req).await.expect("create");
+    let cluster = name.clone();
+    let services = c.ecs.list_services().cluster(&cluster).send().await.unwrap();
+    let service_arn = services.service_arns().first().expect("one service").clone();
+    c.ecs
+        .update_service()
+        .cluster(&cluster)
+        .service(&service_arn)
+        .desired_count(4)
+        .send()
+        .await
+        .unwrap();
+
+    // The same CloudFormation, but ECS on a closed loopback port: the live count is unknown.
+    let blind_ecs = aws_sdk_ecs::Client::from_conf(
+        c.ecs
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let blind = Clients::from_clients(c.cfn.clone(), blind_ecs);
+    stack::deploy(&blind, &rerun(&req, Some(IMAGE_B)))
+        .await
+        .expect("update without the live count");
+    assert_eq!(
+        stack_param(&c, &name, "LeaveDesiredCount").await.as_deref(),
+        Some("true")
+    );
+    let svc = c
+        .ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svc.services().first().map(|s| s.desired_count()), Some(4));
+}
+
 /// With `cloudformation-role-arn` the stack is created, updated and deleted with the service role
 /// as `RoleARN`: moto keeps it on the stack, as CloudFormation does, and hands it back.
 #[tokio::test]
