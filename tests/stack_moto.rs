@@ -466,8 +466,18 @@ async fn an_unreadable_live_count_still_leaves_the_service_alone() {
     let req = request(&name, Some(IMAGE_A));
     stack::deploy(&c, &req).await.expect("create");
     let cluster = name.clone();
-    let services = c.ecs.list_services().cluster(&cluster).send().await.unwrap();
-    let service_arn = services.service_arns().first().expect("one service").clone();
+    let services = c
+        .ecs
+        .list_services()
+        .cluster(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let service_arn = services
+        .service_arns()
+        .first()
+        .expect("one service")
+        .clone();
     c.ecs
         .update_service()
         .cluster(&cluster)
@@ -531,11 +541,17 @@ async fn deploys_and_destroys_with_the_service_role() {
             .first()
             .and_then(|s| s.role_arn().map(String::from))
     };
-    assert_eq!(role_of(c.clone(), name.clone()).await.as_deref(), Some(ROLE));
+    assert_eq!(
+        role_of(c.clone(), name.clone()).await.as_deref(),
+        Some(ROLE)
+    );
     stack::deploy(&c, &rerun(&req, Some(IMAGE_B)))
         .await
         .expect("update");
-    assert_eq!(role_of(c.clone(), name.clone()).await.as_deref(), Some(ROLE));
+    assert_eq!(
+        role_of(c.clone(), name.clone()).await.as_deref(),
+        Some(ROLE)
+    );
     let gone = stack::destroy(
         &c,
         &name,

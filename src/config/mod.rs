@@ -970,7 +970,10 @@ mod tests {
         let empty = vec![(BOUNDARY_PARAMETER.to_string(), String::new())];
         let bundled = Some(&Template::Bundled);
         let missing = missing_boundary(bundled, &[]).expect("bundled template without boundary");
-        assert!(missing.contains("PermissionsBoundaryArn must be given"), "{missing}");
+        assert!(
+            missing.contains("PermissionsBoundaryArn must be given"),
+            "{missing}"
+        );
         assert!(missing_boundary(bundled, &empty).is_some());
         assert_eq!(missing_boundary(bundled, &given), None);
         let own = Template::File {
