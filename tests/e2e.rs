@@ -721,3 +721,54 @@ async fn noop_rerun_changes_nothing() {
     );
     let _ = cfn().await.delete_stack().stack_name(&stack).send().await;
 }
+
+/// `cloudformation-role-arn` through the binary: the stack is created and deleted with the
+/// service role as RoleARN (moto keeps it on the stack), the boundary passed as the README says.
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_and_destroy_with_the_cloudformation_service_role() {
+    const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-poc-myapp-cloudformation";
+    let dir = tempfile::tempdir().unwrap();
+    let (stack, repo) = (unique("e2e-role"), unique("octo/app"));
+    let app = app_file(dir.path(), "role");
+    let with_role = with(
+        base_inputs(&stack, &repo),
+        &[
+            ("cloudformation-role-arn", ROLE),
+            (
+                "parameter-overrides",
+                "LogRetentionDays=7\nPermissionsBoundaryArn=arn:aws:iam::123456789012:policy/ecs-poc-myapp-workload-boundary",
+            ),
+        ],
+    );
+    let inputs = with(with_role.clone(), &[("image-from", app.to_str().unwrap())]);
+    let destroy = with(with_role, &[("mode", "destroy")]);
+    let dirp = dir.path().to_path_buf();
+    let deployed = tokio::task::spawn_blocking(move || action(&dirp, &inputs, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        deployed.code,
+        Some(0),
+        "{}\n{}",
+        deployed.stdout,
+        deployed.stderr
+    );
+    assert_no_leak(&deployed);
+    let cfn = cfn().await;
+    let described = cfn
+        .describe_stacks()
+        .stack_name(&stack)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.stacks().first().and_then(|s| s.role_arn()),
+        Some(ROLE)
+    );
+    let dirp = dir.path().to_path_buf();
+    let gone = tokio::task::spawn_blocking(move || action(&dirp, &destroy, &[]))
+        .await
+        .unwrap();
+    assert_eq!(gone.code, Some(0), "{}\n{}", gone.stdout, gone.stderr);
+    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await, None);
+}

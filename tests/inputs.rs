@@ -88,9 +88,13 @@ rejects! {
     unknown_mode: ["mode" => "apply"] => "mode", "expected one of deploy, push, preview, destroy; got \"apply\"";
     bad_region: ["aws-region" => "Sydney"] => "aws-region", "expected an AWS region such as us-east-1";
     max_below_min: ["min-capacity" => "5", "max-capacity" => "3"] => "max-capacity", "must be at least min-capacity (5), got 3";
-    target_cpu_zero: ["target-cpu" => "0"] => "target-cpu", "expected a whole number from 1 to 100, got \"0\"";
-    target_cpu_over: ["target-cpu" => "101"] => "target-cpu", "from 1 to 100";
-    capacity_not_a_number: ["min-capacity" => "two"] => "min-capacity", "expected a whole number from 1 to 1000, got \"two\"";
+    target_cpu_zero: ["target-cpu" => "0"] => "target-cpu", "expected a whole number from 10 to 90, got \"0\"";
+    // The template's TargetCpuUtilization is 10..90: 95 must fail here, not at CreateChangeSet.
+    target_cpu_over_template_max: ["target-cpu" => "95"] => "target-cpu", "from 10 to 90";
+    capacity_not_a_number: ["min-capacity" => "two"] => "min-capacity", "expected a whole number from 1 to 100, got \"two\"";
+    capacity_over_template_max: ["min-capacity" => "2", "max-capacity" => "101"] => "max-capacity", "from 1 to 100";
+    bad_cloudformation_role: ["cloudformation-role-arn" => "ecs-poc-myapp-cloudformation"] => "cloudformation-role-arn", "expected an IAM role ARN";
+    service_role_without_boundary: ["cloudformation-role-arn" => "arn:aws:iam::123456789012:role/ecs-poc-myapp-cloudformation"] => "parameter-overrides", "PermissionsBoundaryArn must be given with cloudformation-role-arn";
     desired_outside_range: ["desired-count" => "11"] => "desired-count", "must be within min-capacity..max-capacity (2..10), got 11";
     bad_port: ["container-port" => "70000"] => "container-port", "from 1 to 65535";
     bad_stack_name: ["stack-name" => "1-bad_name"] => "stack-name", "starting with a letter (CloudFormation's rule)";
@@ -140,7 +144,7 @@ fn ambient_credentials_from_an_earlier_step_count() {
             ("AWS_SECRET_ACCESS_KEY", "y"),
         ],
     );
-    assert_rejects(&out, "target-cpu", "from 1 to 100");
+    assert_rejects(&out, "target-cpu", "from 10 to 90");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("needs AWS credentials"));
 }
 

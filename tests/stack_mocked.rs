@@ -1243,3 +1243,64 @@ async fn preview_never_deletes_a_rolled_back_stack() {
     assert!(err.to_string().contains("ROLLBACK_COMPLETE"), "{err:#}");
     assert_eq!(c.cfn_calls(), 1);
 }
+
+const SERVICE_ROLE: &str = "arn:aws:iam::123456789012:role/web-cloudformation";
+
+/// `cloudformation-role-arn` reaches CloudFormation as `RoleARN` on the change set (preview and
+/// deploy alike) and on the delete, and is absent when not given: CloudFormation then acts with
+/// the caller's own permissions, as before.
+#[tokio::test]
+async fn the_service_role_is_sent_on_change_sets_and_deletes() {
+    for role in [Some(SERVICE_ROLE), None] {
+        let create = mock!(Cfn::create_change_set)
+            .match_requests(move |r| r.role_arn() == role)
+            .then_output(|| {
+                CreateChangeSetOutput::builder()
+                    .id(CS_ID)
+                    .stack_id(ID)
+                    .build()
+            });
+        let c = clients(
+            RuleMode::Sequential,
+            &[
+                stacks(ID, StackStatus::UpdateComplete),
+                create,
+                change_set(ChangeSetStatus::CreateComplete, None, vec![], None),
+                delete_change_set(),
+            ],
+            &[],
+        )
+        .with_service_role(role.map(String::from));
+        let mut req = request(Some(IMAGE), Some(2));
+        req.plan.execute = false;
+        stack::deploy(&c, &req)
+            .await
+            .unwrap_or_else(|e| panic!("preview with role {role:?}: {e:#}"));
+
+        let delete = mock!(Cfn::delete_stack)
+            .match_requests(move |r| r.stack_name() == Some(ID) && r.role_arn() == role)
+            .then_output(|| DeleteStackOutput::builder().build());
+        let old = vec![ev("o1", -50, NAME, ResourceStatus::UpdateComplete, "")];
+        let c = clients(
+            RuleMode::Sequential,
+            &[
+                stacks(ID, StackStatus::UpdateComplete),
+                resources(),
+                events(old.clone(), None),
+                delete,
+                stacks(ID, StackStatus::DeleteComplete),
+                events(old, None),
+            ],
+            &[],
+        )
+        .with_service_role(role.map(String::from));
+        stack::destroy(
+            &c,
+            NAME,
+            Instant::now() + Duration::from_secs(30),
+            PollPolicy::immediate(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("destroy with role {role:?}: {e:#}"));
+    }
+}

@@ -455,3 +455,110 @@ async fn keeps_the_live_desired_count_across_an_update() {
         Some("5")
     );
 }
+
+/// A live count that cannot be read (ECS unreachable, or a role without ecs:DescribeServices)
+/// must not undo a scale-out either: the update leaves DesiredCount out of the service, so ECS
+/// keeps its count (before LeaveDesiredCount, the stack's old value reset it to 2).
+#[tokio::test]
+async fn an_unreadable_live_count_still_leaves_the_service_alone() {
+    let c = clients().await;
+    let name = unique("blind");
+    let req = request(&name, Some(IMAGE_A));
+    stack::deploy(&c, &req).await.expect("create");
+    let cluster = name.clone();
+    let services = c
+        .ecs
+        .list_services()
+        .cluster(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let service_arn = services
+        .service_arns()
+        .first()
+        .expect("one service")
+        .clone();
+    c.ecs
+        .update_service()
+        .cluster(&cluster)
+        .service(&service_arn)
+        .desired_count(4)
+        .send()
+        .await
+        .unwrap();
+
+    // The same CloudFormation, but ECS on a closed loopback port: the live count is unknown.
+    let blind_ecs = aws_sdk_ecs::Client::from_conf(
+        c.ecs
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let blind = Clients::from_clients(c.cfn.clone(), blind_ecs);
+    stack::deploy(&blind, &rerun(&req, Some(IMAGE_B)))
+        .await
+        .expect("update without the live count");
+    assert_eq!(
+        stack_param(&c, &name, "LeaveDesiredCount").await.as_deref(),
+        Some("true")
+    );
+    let svc = c
+        .ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svc.services().first().map(|s| s.desired_count()), Some(4));
+}
+
+/// With `cloudformation-role-arn` the stack is created, updated and deleted with the service role
+/// as `RoleARN`: moto keeps it on the stack, as CloudFormation does, and hands it back.
+#[tokio::test]
+async fn deploys_and_destroys_with_the_service_role() {
+    const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-poc-myapp-cloudformation";
+    let c = clients().await.with_service_role(Some(ROLE.into()));
+    let name = unique("role");
+    let mut req = request(&name, Some(IMAGE_A));
+    req.overrides.push((
+        "PermissionsBoundaryArn".into(),
+        "arn:aws:iam::123456789012:policy/ecs-poc-myapp-workload-boundary".into(),
+    ));
+    let created = stack::deploy(&c, &req).await.expect("create");
+    assert!(created.executed);
+    let role_of = |c: Clients, name: String| async move {
+        let out = c
+            .cfn
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+            .expect("describe");
+        out.stacks()
+            .first()
+            .and_then(|s| s.role_arn().map(String::from))
+    };
+    assert_eq!(
+        role_of(c.clone(), name.clone()).await.as_deref(),
+        Some(ROLE)
+    );
+    stack::deploy(&c, &rerun(&req, Some(IMAGE_B)))
+        .await
+        .expect("update");
+    assert_eq!(
+        role_of(c.clone(), name.clone()).await.as_deref(),
+        Some(ROLE)
+    );
+    let gone = stack::destroy(
+        &c,
+        &name,
+        Instant::now() + Duration::from_secs(60),
+        PollPolicy::immediate(),
+    )
+    .await
+    .expect("destroy");
+    assert!(gone.existed);
+}

@@ -372,9 +372,10 @@ async fn certificate_private_subnets_and_pull_secret() {
             ],
         )
         .await;
+    // No certificate covers the ALB's own name: the URL the smoke check uses stays plain HTTP.
     assert_eq!(
         outputs["ServiceUrl"],
-        format!("https://{}", outputs["LoadBalancerDnsName"])
+        format!("http://{}", outputs["LoadBalancerDnsName"])
     );
 
     let service = moto
@@ -435,6 +436,18 @@ async fn certificate_private_subnets_and_pull_secret() {
             (443, "HTTPS".into(), "forward".into())
         ],
         "HTTP redirects to HTTPS with a certificate"
+    );
+    // ... except the health check path, which the smoke check reaches over HTTP.
+    let http = got["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["port"] == 80)
+        .expect("HTTP listener");
+    assert_eq!(
+        http["rules"],
+        serde_json::json!([{"paths": ["/health"], "actions": ["forward"]}]),
+        "{http}"
     );
     let lb_ports: Vec<_> = got["security_groups"]["LoadBalancerSecurityGroup"]["ingress"]
         .as_array()

@@ -126,6 +126,9 @@ pub struct StackConfig {
     pub container_port: u16,
     pub health_check_path: String,
     pub pull_credentials_secret_arn: Option<String>,
+    /// The CloudFormation service role (`RoleARN`), when CloudFormation should not act with the
+    /// caller's own permissions.
+    pub cloudformation_role_arn: Option<String>,
     pub capabilities: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub termination_protection: bool,
@@ -149,6 +152,34 @@ pub struct Config {
 
 /// CloudFormation's `TemplateBody` limit; larger templates need S3, which this action doesn't do.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
+/// The bundled template's `MaxValue` of DesiredCount, MinCapacity and MaxCapacity: a larger
+/// value would pass here and fail at CreateChangeSet.
+const MAX_TASKS: u64 = 100;
+
+/// The parameter deployer-role.yml's service role requires on every role the stack creates.
+const BOUNDARY_PARAMETER: &str = "PermissionsBoundaryArn";
+
+/// With a service role from deployer-role.yml, CloudFormation may create roles only with the
+/// workload boundary; without it the deploy would fail half-way at CreateRole (AccessDenied).
+/// Said before any AWS call, naming the parameter to set.
+fn missing_boundary(template: Option<&Template>, overrides: &[(String, String)]) -> Option<String> {
+    let body = match template? {
+        Template::Bundled => crate::stack::DEFAULT_TEMPLATE,
+        Template::File { body, .. } => body,
+    };
+    let declared = crate::stack::TemplateInfo::parse(body)
+        .map(|t| t.declares(BOUNDARY_PARAMETER))
+        .unwrap_or(false);
+    let given = overrides
+        .iter()
+        .any(|(k, v)| k == BOUNDARY_PARAMETER && !v.is_empty());
+    (declared && !given).then(|| {
+        format!(
+            "{BOUNDARY_PARAMETER} must be given with cloudformation-role-arn: the service role creates roles only with the permissions boundary; pass {BOUNDARY_PARAMETER}=<deployer stack's WorkloadBoundaryArn output>"
+        )
+    })
+}
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_IAM",
@@ -780,15 +811,15 @@ fn build_stack(
     };
     let min = errs.take(
         "min-capacity",
-        values::integer(input_or_default(raw, "min-capacity"), 1, 1000),
+        values::integer(input_or_default(raw, "min-capacity"), 1, MAX_TASKS),
     );
     let max = errs.take(
         "max-capacity",
-        values::integer(input_or_default(raw, "max-capacity"), 1, 1000),
+        values::integer(input_or_default(raw, "max-capacity"), 1, MAX_TASKS),
     );
     let desired = raw
         .get("desired-count")
-        .and_then(|d| errs.take("desired-count", values::integer(d, 0, 1000)));
+        .and_then(|d| errs.take("desired-count", values::integer(d, 1, MAX_TASKS)));
     if let (Some(min), Some(max)) = (min, max) {
         if max < min {
             errs.push(
@@ -806,7 +837,7 @@ fn build_stack(
     }
     let target_cpu = errs.take(
         "target-cpu",
-        values::integer(input_or_default(raw, "target-cpu"), 1, 100),
+        values::integer(input_or_default(raw, "target-cpu"), 10, 90),
     );
     let container_port = errs.take(
         "container-port",
@@ -834,6 +865,21 @@ fn build_stack(
             && arn.contains(":secret:"))
     {
         errs.push("pull-credentials-secret-arn", format!("expected a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), got {}", shown(arn)));
+    }
+    let cloudformation_role_arn = raw.get("cloudformation-role-arn").map(String::from);
+    if let Some(arn) = &cloudformation_role_arn {
+        if !is_role_arn(arn) {
+            errs.push(
+                "cloudformation-role-arn",
+                format!(
+                    "expected an IAM role ARN like arn:aws:iam::123456789012:role/name, got {}",
+                    shown(arn)
+                ),
+            );
+        }
+        if let Some(problem) = missing_boundary(template.as_ref(), &parameter_overrides) {
+            errs.push("parameter-overrides", problem);
+        }
     }
     let capabilities = values::list(input_or_default(raw, "capabilities"));
     for c in &capabilities {
@@ -902,10 +948,38 @@ fn build_stack(
         container_port: container_port? as u16,
         health_check_path,
         pull_credentials_secret_arn,
+        cloudformation_role_arn,
         capabilities,
         tags,
         termination_protection: termination_protection?,
         timeout: Duration::from_secs(timeout? * 60),
         keep_change_set: keep_change_set?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_role_needs_the_boundary_only_where_the_template_declares_it() {
+        let given = vec![(
+            BOUNDARY_PARAMETER.to_string(),
+            "arn:aws:iam::123456789012:policy/b".to_string(),
+        )];
+        let empty = vec![(BOUNDARY_PARAMETER.to_string(), String::new())];
+        let bundled = Some(&Template::Bundled);
+        let missing = missing_boundary(bundled, &[]).expect("bundled template without boundary");
+        assert!(
+            missing.contains("PermissionsBoundaryArn must be given"),
+            "{missing}"
+        );
+        assert!(missing_boundary(bundled, &empty).is_some());
+        assert_eq!(missing_boundary(bundled, &given), None);
+        let own = Template::File {
+            path: PathBuf::from("t.yml"),
+            body: "Parameters: {ImageUri: {Type: String}}\nResources: {}\n".into(),
+        };
+        assert_eq!(missing_boundary(Some(&own), &[]), None);
+    }
 }

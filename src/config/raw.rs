@@ -81,11 +81,12 @@ inputs! {
     compression: "compression", default "gzip", secret false, "compression of uncompressed layers: gzip or zstd";
     push_concurrency: "push-concurrency", default "4", secret false, "layers uploaded at once (1..32)";
     stack_name: "stack-name", default "", secret false, "CloudFormation stack name (default ecs-poc-<repository name>)";
+    cloudformation_role_arn: "cloudformation-role-arn", default "", secret false, "IAM role CloudFormation acts as for the stack (RoleARN; deployer-role.yml's CloudFormationRoleArn)";
     template: "template", default "", secret false, "template file (default: the bundled cloudformation/ecs-webapp.yml)";
     parameter_overrides: "parameter-overrides", default "", secret false, "extra stack parameters: YAML/JSON map, K=V lines, or a file path";
-    min_capacity: "min-capacity", default "2", secret false, "fewest running tasks";
-    max_capacity: "max-capacity", default "10", secret false, "most running tasks";
-    target_cpu: "target-cpu", default "70", secret false, "average CPU % the service scales to hold (1..100)";
+    min_capacity: "min-capacity", default "2", secret false, "fewest running tasks (1..100)";
+    max_capacity: "max-capacity", default "10", secret false, "most running tasks (1..100)";
+    target_cpu: "target-cpu", default "70", secret false, "average CPU % the service scales to hold (10..90)";
     container_port: "container-port", default "8080", secret false, "port the web container listens on";
     desired_count: "desired-count", default "", secret false, "tasks at first create (default min-capacity); empty on updates keeps the live, auto-scaled count";
     capabilities: "capabilities", default "CAPABILITY_IAM", secret false, "comma list of CloudFormation capabilities";

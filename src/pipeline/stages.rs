@@ -65,7 +65,8 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
             crate::aws::connect(&settings::aws(config)).await
         )?;
         state.report.identity = Some(connected.identity.display_arn(config.aws.mask_account_id));
-        let clients = Clients::new(&connected.sdk_config);
+        let clients = Clients::new(&connected.sdk_config)
+            .with_service_role(config.stack.cloudformation_role_arn.clone());
         state.clients = Some(clients.clone());
         Some(clients)
     } else {

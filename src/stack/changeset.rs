@@ -7,6 +7,7 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, Parameter, Tag};
 
+use super::clients::Clients;
 use super::error::StackError;
 use super::events::PollError;
 use super::lookup::sdk_error;
@@ -39,7 +40,7 @@ pub enum Created {
 }
 
 pub async fn create(
-    cfn: &aws_sdk_cloudformation::Client,
+    clients: &Clients,
     req: &DeployRequest,
     op: Operation,
     parameters: Vec<Parameter>,
@@ -53,7 +54,8 @@ pub async fn create(
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Vec<_>>();
-    let sent = cfn
+    let sent = clients
+        .cfn
         .create_change_set()
         .stack_name(&req.stack_name)
         .change_set_name(&req.change_set_name)
@@ -62,6 +64,7 @@ pub async fn create(
         .set_parameters(Some(parameters))
         .set_capabilities(Some(req.capabilities.clone()))
         .set_tags(Some(tags))
+        .set_role_arn(clients.service_role().map(String::from))
         .description("ecs-poc-action deploy")
         .send()
         .await;

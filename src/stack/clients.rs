@@ -9,12 +9,14 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// CloudFormation and ECS clients sharing one configuration (region, credentials, endpoint).
+/// CloudFormation and ECS clients sharing one configuration (region, credentials, endpoint), and
+/// the service role CloudFormation acts as for every stack change made through them.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub ecs: aws_sdk_ecs::Client,
     cfn_calls: Arc<AtomicU32>,
+    service_role: Option<String>,
 }
 
 impl Clients {
@@ -35,7 +37,21 @@ impl Clients {
             cfn: aws_sdk_cloudformation::Client::from_conf(conf),
             ecs,
             cfn_calls,
+            service_role: None,
         }
+    }
+
+    /// CloudFormation acts as this role (`RoleARN`) on every change set and delete made through
+    /// these clients, instead of with the caller's own permissions. It belongs to the clients,
+    /// not to one request, so a rollback redeploy or a cleanup delete can never forget it.
+    pub fn with_service_role(mut self, role_arn: Option<String>) -> Self {
+        self.service_role = role_arn;
+        self
+    }
+
+    /// The `RoleARN` to send, if any.
+    pub fn service_role(&self) -> Option<&str> {
+        self.service_role.as_deref()
     }
 
     /// CloudFormation operations started through these clients so far (SDK retries not counted).

@@ -70,7 +70,7 @@ async fn deploy_counted(clients: &Clients, req: &DeployRequest) -> Result<Deploy
         cfn_calls: 0,
     };
 
-    let cs = match changeset::create(cfn, req, op, parameters).await? {
+    let cs = match changeset::create(clients, req, op, parameters).await? {
         Created::Made(cs) => cs,
         Created::NoChanges => return no_changes(clients, req, existing.as_ref(), outcome).await,
     };
@@ -295,6 +295,7 @@ async fn delete_and_wait(
     let mut events = EventStream::after_current(cfn, id).await?;
     cfn.delete_stack()
         .stack_name(id)
+        .set_role_arn(clients.service_role().map(String::from))
         .send()
         .await
         .map_err(sdk_error)
@@ -336,6 +337,7 @@ async fn discard_review_stack(clients: &Clients, op: Operation, cs: &ChangeSetRe
         .cfn
         .delete_stack()
         .stack_name(&cs.stack_id)
+        .set_role_arn(clients.service_role().map(String::from))
         .send()
         .await
     {

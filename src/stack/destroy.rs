@@ -79,6 +79,7 @@ pub async fn destroy(
     let mut events = EventStream::after_current(cfn, &id).await?;
     cfn.delete_stack()
         .stack_name(&id)
+        .set_role_arn(clients.service_role().map(String::from))
         .send()
         .await
         .map_err(sdk_error)

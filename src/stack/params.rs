@@ -10,6 +10,9 @@ use super::template::TemplateInfo;
 
 pub const IMAGE_URI: &str = "ImageUri";
 pub const DESIRED_COUNT: &str = "DesiredCount";
+/// "true" leaves the service's DesiredCount out of the template (CDK's way): ECS keeps the count
+/// it runs even when the live count could not be read.
+pub const LEAVE_DESIRED_COUNT: &str = "LeaveDesiredCount";
 
 /// The parameters of one deploy, before the stack is looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,9 @@ pub struct ParamPlan {
     pub desired_default: Option<u32>,
     /// The template's ECS service, when it has exactly one.
     pub ecs_service: Option<String>,
+    /// The template declares `LeaveDesiredCount` and no override sets it: the engine does
+    /// (true exactly on an update that keeps the live count).
+    pub leave_desired: bool,
 }
 
 /// Checks the request against the template: every override names a declared parameter, the
@@ -122,8 +128,13 @@ pub fn validate_parameters(template_body: &str, req: &DeployRequest) -> Result<P
             [one] => Some(one.clone()),
             _ => None,
         },
+        leave_desired: false,
     };
     for decl in &template.parameters {
+        if decl.name == LEAVE_DESIRED_COUNT && value_of(&decl.name).is_none() {
+            plan.leave_desired = true;
+            continue;
+        }
         match value_of(&decl.name) {
             Some(v) => plan.given.push((decl.name.clone(), v)),
             None => {
@@ -192,6 +203,15 @@ impl ParamPlan {
             } else if self.required.contains(name) {
                 missing.push(name.as_str());
             }
+        }
+        if self.leave_desired {
+            let leave = previous.is_some() && self.desired_from_live;
+            out.push(
+                Parameter::builder()
+                    .parameter_key(LEAVE_DESIRED_COUNT)
+                    .parameter_value(leave.to_string())
+                    .build(),
+            );
         }
         if !missing.is_empty() {
             return Err(StackError::InvalidParameters {
@@ -347,6 +367,34 @@ mod tests {
         let plan = validate_parameters(T, &req(Some("r@sha256:ab"), &[])).unwrap();
         let params = plan.parameters("s", None, None).unwrap();
         assert_eq!(text(&params), ["ImageUri=r@sha256:ab", "MinCapacity=2"]);
+    }
+
+    #[test]
+    fn the_count_is_left_to_ecs_exactly_on_updates_without_desired_count() {
+        let t = format!("{T}\n").replace(
+            "  Extra:",
+            "  LeaveDesiredCount: {Type: String, Default: \"false\"}\n  Extra:",
+        );
+        let prev = vec!["ImageUri".to_string(), "DesiredCount".into()];
+        let plan = validate_parameters(&t, &req(Some("r@sha256:ab"), &[])).unwrap();
+        assert!(plan.leave_desired);
+        // Update, count not given: left out even when the live count could not be read.
+        let params = plan.parameters("s", Some(&prev), None).unwrap();
+        assert!(text(&params).contains(&"LeaveDesiredCount=true".to_string()));
+        // Create: the template sets the count.
+        let params = plan.parameters("s", None, None).unwrap();
+        assert!(text(&params).contains(&"LeaveDesiredCount=false".to_string()));
+        // desired-count given: the update sets it.
+        let mut r = req(Some("r@sha256:ab"), &[]);
+        r.scaling.desired = Some(3);
+        let plan = validate_parameters(&t, &r).unwrap();
+        let params = plan.parameters("s", Some(&prev), None).unwrap();
+        assert!(text(&params).contains(&"LeaveDesiredCount=false".to_string()));
+        assert!(text(&params).contains(&"DesiredCount=3".to_string()));
+        // An override wins, as for any parameter.
+        let r = req(Some("r@sha256:ab"), &[("LeaveDesiredCount", "false")]);
+        let plan = validate_parameters(&t, &r).unwrap();
+        assert!(!plan.leave_desired);
     }
 
     #[test]

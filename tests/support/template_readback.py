@@ -103,6 +103,16 @@ def main(url, stack):
                     {"type": a["Type"], "target_group": a.get("TargetGroupArn")}
                     for a in l["DefaultActions"]
                 ],
+                # rules besides the default one: (path patterns, action types)
+                "rules": [
+                    {
+                        "paths": [v for c in r.get("Conditions", []) for v in
+                                  c.get("PathPatternConfig", {}).get("Values", c.get("Values", []))],
+                        "actions": [a["Type"] for a in r.get("Actions", [])],
+                    }
+                    for r in elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]
+                    if not r.get("IsDefault")
+                ],
             }
             for l in listeners
         ],
