@@ -352,3 +352,34 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
     );
     Ok(())
 }
+
+/// ALB and target group names may be at most 32 characters, far less than a `…-pr-N` stack name:
+/// the template must leave them to CloudFormation, which shortens the stack name in the names it
+/// generates. Every other name it derives from the stack name allows 255 or more.
+#[test]
+fn the_template_derives_no_32_character_name_from_the_stack_name() -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/cloudformation/ecs-webapp.yml"
+    ))?;
+    let template: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or_else(|| anyhow::anyhow!("no Resources"))?;
+    let mut checked = 0;
+    for (id, resource) in resources {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if matches!(
+            kind,
+            "AWS::ElasticLoadBalancingV2::LoadBalancer" | "AWS::ElasticLoadBalancingV2::TargetGroup"
+        ) {
+            assert!(
+                resource["Properties"].get("Name").is_none(),
+                "{id:?} sets a Name: a long stack name would break the 32-character limit"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "one load balancer and one target group");
+    Ok(())
+}

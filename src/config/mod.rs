@@ -767,9 +767,10 @@ fn build_stack(
     {
         errs.push("stack-name-suffix", format!("expected letters, digits and hyphens, not starting or ending with a hyphen (e.g. pr-7), got {}", shown(s)));
     }
+    let suffix = suffix.filter(|s| is_name_suffix(s));
     // A derived name leaves room for the suffix; a given one is never shortened behind the
     // user's back (too long is an error below).
-    let room = STACK_NAME_MAX - suffix.map_or(0, |s| s.len() + 1);
+    let room = STACK_NAME_MAX.saturating_sub(suffix.map_or(0, |s| s.len() + 1));
     let base = match raw.get("stack-name") {
         Some(n) => n.to_string(),
         None => match gh.repository_name() {
@@ -785,13 +786,16 @@ fn build_stack(
             }
         },
     };
+    if !base.is_empty() && !is_stack_name(&base) {
+        errs.push("stack-name", format!("expected 1-128 letters, digits and hyphens starting with a letter (CloudFormation's rule), got {}", shown(&base)));
+    }
     let name = match suffix {
         Some(s) if !base.is_empty() => format!("{base}-{s}"),
         _ => base,
     };
-    if !name.is_empty() && !is_stack_name(&name) {
-        let input = if suffix.is_some() { "stack-name-suffix" } else { "stack-name" };
-        errs.push(input, format!("expected 1-128 letters, digits and hyphens starting with a letter (CloudFormation's rule), got {}", shown(&name)));
+    // Both parts are valid by now, so only the joined length can break CloudFormation's rule.
+    if name.len() > STACK_NAME_MAX {
+        errs.push("stack-name-suffix", format!("makes the stack name {} characters long ({}); CloudFormation allows at most {STACK_NAME_MAX}", name.len(), shown(&name)));
     }
     let template = match raw.get("template") {
         None => Some(Template::Bundled),
