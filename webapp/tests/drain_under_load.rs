@@ -23,6 +23,7 @@ const SLOW_CLIENTS: usize = 8;
 const LONGEST_REQUEST: Duration = Duration::from_millis(1000);
 
 #[derive(Debug)]
+#[allow(dead_code)] // fields are read through `Debug`, in the failure message
 enum Outcome {
     /// A complete `200` with the whole body.
     Ok,
@@ -33,6 +34,7 @@ enum Outcome {
 }
 
 #[derive(Debug)]
+#[allow(dead_code)] // `path` is read through `Debug`, in the failure message
 struct Attempt {
     path: &'static str,
     /// The connection was established before SIGTERM was sent, so the server owes it an answer.
@@ -66,26 +68,38 @@ async fn attempt(addr: &str, path: &'static str, signalled: &AtomicBool) -> Atte
         }
     };
     let before_signal = !signalled.load(Ordering::SeqCst);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: loopback\r\nConnection: close\r\n\r\n");
-    let mut response = Vec::new();
-    let outcome = match stream.write_all(request.as_bytes()).await {
-        Err(err) => Outcome::Failed {
-            error: format!("write: {err}"),
-            got: 0,
-        },
-        Ok(()) => match stream.read_to_end(&mut response).await {
-            Err(err) => Outcome::Failed {
-                error: format!("read: {err}"),
-                got: response.len(),
-            },
-            Ok(_) => check_response(&response),
-        },
+    let outcome = match send(&mut stream, path).await {
+        Ok(()) => receive(&mut stream).await,
+        Err(outcome) => outcome,
     };
     Attempt {
         path,
         before_signal,
         ended_after_signal: signalled.load(Ordering::SeqCst),
         outcome,
+    }
+}
+
+async fn send(stream: &mut TcpStream, path: &str) -> Result<(), Outcome> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: loopback\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|err| Outcome::Failed {
+            error: format!("write: {err}"),
+            got: 0,
+        })
+}
+
+/// Reads until the server closes, then checks what arrived.
+async fn receive(stream: &mut TcpStream) -> Outcome {
+    let mut response = Vec::new();
+    match stream.read_to_end(&mut response).await {
+        Err(err) => Outcome::Failed {
+            error: format!("read: {err}"),
+            got: response.len(),
+        },
+        Ok(_) => check_response(&response),
     }
 }
 
@@ -207,4 +221,44 @@ async fn sigterm_under_concurrent_load_loses_no_accepted_request() {
         FAST_CLIENTS + SLOW_CLIENTS,
         "every client ends on a refused connect: the listener is closed"
     );
+}
+
+/// The race the load test can only hit by chance, made certain: the server is frozen (SIGSTOP)
+/// while clients connect and send their requests, so the kernel holds the connections in the
+/// listen queue, not yet accepted, when SIGTERM arrives. Closing the listener then would reset
+/// them; they connected before the signal, so each must be answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_queued_in_the_kernel_at_sigterm_are_answered() {
+    const QUEUED: usize = 16;
+    let mut server = Server::start(&[("SHUTDOWN_TIMEOUT_SECS", "5")]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    server.signal(Signal::SIGSTOP);
+    let mut streams = Vec::new();
+    for _ in 0..QUEUED {
+        let mut stream = TcpStream::connect(&addr)
+            .await
+            .expect("the kernel completes the handshake of a stopped listener");
+        if let Err(outcome) = send(&mut stream, "/health").await {
+            panic!("sending to the queued connection: {outcome:?}");
+        }
+        streams.push(stream);
+    }
+    server.signal(Signal::SIGTERM);
+    server.signal(Signal::SIGCONT);
+    let mut outcomes = Vec::new();
+    for mut stream in streams {
+        outcomes.push(receive(&mut stream).await);
+    }
+    let lost: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Ok))
+        .collect();
+    assert!(lost.is_empty(), "{} of {QUEUED} lost: {lost:#?}", lost.len());
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("exited within the drain bound");
+    assert_eq!(status.code(), Some(0));
+    let draining = server.wait_for_log("draining", Duration::from_secs(1));
+    assert_eq!(draining["signal"], "SIGTERM");
 }
