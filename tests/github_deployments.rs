@@ -105,9 +105,12 @@ async fn a_failed_deploy_is_recorded_as_failure_under_the_enterprise_prefix() {
         json!({"state": "failure", "log_url": RUN_URL, "description": "the deploy failed"}),
     )
     .await;
-    let tracker = DeploymentTracker::start(&settings(format!("{}/api/v3", server.uri())), EnvironmentKind::Persistent)
-        .await
-        .expect("created");
+    let tracker = DeploymentTracker::start(
+        &settings(format!("{}/api/v3", server.uri())),
+        EnvironmentKind::Persistent,
+    )
+    .await
+    .expect("created");
     tracker.finish_failure().await;
     server.verify().await;
 }
@@ -160,18 +163,30 @@ async fn without_a_usable_token_github_is_never_called() {
         token: None,
         ..settings(server.uri())
     };
-    assert!(DeploymentTracker::start(&no_token, EnvironmentKind::Persistent).await.is_none());
+    assert!(
+        DeploymentTracker::start(&no_token, EnvironmentKind::Persistent)
+            .await
+            .is_none()
+    );
     // octocrab would panic building a header from this; it must be refused first.
     let bad_token = GithubSettings {
         token: Some(Secret::new("ghs_abc\nX-Evil: 1")),
         ..settings(server.uri())
     };
-    assert!(DeploymentTracker::start(&bad_token, EnvironmentKind::Persistent).await.is_none());
+    assert!(
+        DeploymentTracker::start(&bad_token, EnvironmentKind::Persistent)
+            .await
+            .is_none()
+    );
     let no_sha = GithubSettings {
         sha: None,
         ..settings(server.uri())
     };
-    assert!(DeploymentTracker::start(&no_sha, EnvironmentKind::Persistent).await.is_none());
+    assert!(
+        DeploymentTracker::start(&no_sha, EnvironmentKind::Persistent)
+            .await
+            .is_none()
+    );
     assert!(
         server
             .received_requests()

@@ -99,7 +99,11 @@ async fn cfn() -> Cfn {
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
         .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "preview-env",
+            "test",
+            "test",
+            None,
+            None,
+            "preview-env",
         ))
         .load()
         .await;
@@ -112,28 +116,32 @@ async fn stack(cfn: &Cfn, name: &str) -> anyhow::Result<Option<Stack>> {
         Ok(out) => Ok(out
             .stacks()
             .iter()
-            .find(|s| s.stack_status().is_none_or(|s| s.as_str() != "DELETE_COMPLETE"))
+            .find(|s| {
+                s.stack_status()
+                    .is_none_or(|s| s.as_str() != "DELETE_COMPLETE")
+            })
             .cloned()),
-        Err(e) if is_missing(&e) => {
-            Ok(None)
-        }
+        Err(e) if is_missing(&e) => Ok(None),
         Err(e) => Err(anyhow::anyhow!("DescribeStacks {name}: {e:?}")),
     }
 }
 
-/// Every change set of the stack, executed or not (moto lists all stacks' change sets whatever
-/// StackName says, so they are filtered here).
-async fn change_sets(cfn: &Cfn, name: &str) -> anyhow::Result<Vec<String>> {
+/// Every change set of the stack with its execution status (moto lists all stacks' change sets
+/// whatever StackName says, so they are filtered here).
+async fn change_sets(cfn: &Cfn, name: &str) -> anyhow::Result<Vec<(String, String)>> {
     match cfn.list_change_sets().stack_name(name).send().await {
         Ok(out) => Ok(out
             .summaries()
             .iter()
             .filter(|s| s.stack_name() == Some(name))
-            .filter_map(|s| s.change_set_name().map(String::from))
+            .map(|s| {
+                (
+                    s.change_set_name().unwrap_or_default().to_string(),
+                    s.execution_status().map_or("", |e| e.as_str()).to_string(),
+                )
+            })
             .collect()),
-        Err(e) if is_missing(&e) => {
-            Ok(Vec::new())
-        }
+        Err(e) if is_missing(&e) => Ok(Vec::new()),
         Err(e) => Err(anyhow::anyhow!("ListChangeSets {name}: {e:?}")),
     }
 }
@@ -161,7 +169,9 @@ async fn github(stack: &str) -> MockServer {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path_regex(r"^/repos/octo/webapp/deployments/[0-9]+/statuses$"))
+        .and(path_regex(
+            r"^/repos/octo/webapp/deployments/[0-9]+/statuses$",
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
         .mount(&server)
         .await;
@@ -253,8 +263,12 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
             ("tags", "pr-7"),
             ("min-capacity", "1"),
             ("max-capacity", "2"),
+            ("desired-count", "1"),
             // LogRetentionDays: moto loses a log group left to its default on update.
-            ("parameter-overrides", "FargateSpotPercent=100\nLogRetentionDays=3"),
+            (
+                "parameter-overrides",
+                "FargateSpotPercent=100\nLogRetentionDays=3",
+            ),
             ("smoke-check", "false"),
             ("transient-environment", "true"),
         ]);
@@ -267,9 +281,17 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
     assert_eq!(opened.code, Some(0), "{}", opened.log);
     let url = opened.outputs.get("url").cloned().unwrap_or_default();
     assert!(url.starts_with("http://"), "{:?}", opened.outputs);
-    let created = stack(&cfn, &name).await?.expect("the pull request's stack exists");
-    assert_eq!(created.stack_status().map(|s| s.as_str()), Some("CREATE_COMPLETE"));
-    assert_eq!(parameter(&created, "FargateSpotPercent").as_deref(), Some("100"));
+    let created = stack(&cfn, &name)
+        .await?
+        .expect("the pull request's stack exists");
+    assert_eq!(
+        created.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        parameter(&created, "FargateSpotPercent").as_deref(),
+        Some("100")
+    );
     assert_eq!(parameter(&created, "MinCapacity").as_deref(), Some("1"));
     assert_eq!(parameter(&created, "DesiredCount").as_deref(), Some("1"));
     let first_image = parameter(&created, "ImageUri");
@@ -278,20 +300,39 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
     let pushed = tokio::task::block_in_place(|| deploy("two"))?;
     assert_eq!(pushed.code, Some(0), "{}", pushed.log);
     assert_eq!(pushed.outputs.get("url"), Some(&url), "same URL");
-    assert_eq!(pushed.outputs.get("stack-id"), opened.outputs.get("stack-id"), "same stack");
+    assert_eq!(
+        pushed.outputs.get("stack-id"),
+        opened.outputs.get("stack-id"),
+        "same stack"
+    );
     let updated = stack(&cfn, &name).await?.expect("still there");
-    assert_ne!(parameter(&updated, "ImageUri"), first_image, "new image deployed");
+    assert_ne!(
+        parameter(&updated, "ImageUri"),
+        first_image,
+        "new image deployed"
+    );
 
     // closed
     let mut inputs = common.clone();
     inputs.push(("mode", "destroy"));
     let closed = tokio::task::block_in_place(|| action(dir.path(), &api, &inputs));
     assert_eq!(closed.code, Some(0), "{}", closed.log);
-    assert_eq!(closed.outputs.get("stack-status").map(String::as_str), Some("DELETE_COMPLETE"));
+    assert_eq!(
+        closed.outputs.get("stack-status").map(String::as_str),
+        Some("DELETE_COMPLETE")
+    );
     assert!(stack(&cfn, &name).await?.is_none(), "stack gone");
+    // AWS deletes a stack's change sets with it; moto keeps the records of executed ones, so
+    // "nothing left" here is: no change set that could still be executed.
     let left = change_sets(&cfn, &name).await?;
-    assert!(left.is_empty(), "change sets left: {left:?}");
-    assert!(stack(&cfn, &base).await?.is_none(), "no stack under the bare name");
+    assert!(
+        left.iter().all(|(_, status)| status == "EXECUTE_COMPLETE"),
+        "change sets left: {left:?}"
+    );
+    assert!(
+        stack(&cfn, &base).await?.is_none(),
+        "no stack under the bare name"
+    );
 
     // GitHub, in order.
     let calls = requests(&server).await;
@@ -303,7 +344,10 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
     assert_eq!(creates.len(), 2, "one Deployment per push: {calls:#?}");
     for body in &creates {
         assert_eq!(body["environment"], "pr-7");
-        assert_eq!(body["ref"], HEAD_SHA, "the pull request's head, not the merge commit");
+        assert_eq!(
+            body["ref"], HEAD_SHA,
+            "the pull request's head, not the merge commit"
+        );
         assert_eq!(body["transient_environment"], true);
         assert_eq!(body["production_environment"], false);
     }
@@ -318,16 +362,24 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
         .map(|(_, _, b)| b)
         .collect();
     assert_eq!(comment_posts.len(), 1, "one comment: {calls:#?}");
-    assert_eq!(comment_edits.len(), 2, "then edited in place by the push and the close");
+    assert_eq!(
+        comment_edits.len(),
+        2,
+        "then edited in place by the push and the close"
+    );
     let marker = format!("<!-- ecs-poc-action:plan:{name} -->");
-    let link = format!("<{}/>", url.trim_end_matches('/'));
+    // An autolink of the URL (host names are case-insensitive; the link is in canonical form).
+    let link = format!("<{}/>", url.trim_end_matches('/')).to_lowercase();
     for body in [comment_posts[0], comment_edits[0]] {
         let text = body["body"].as_str().unwrap_or_default();
         assert!(text.starts_with(&marker), "{text}");
-        assert!(text.contains(&link), "URL {link} in {text}");
+        assert!(text.to_lowercase().contains(&link), "URL {link} in {text}");
     }
     let last = comment_edits[1]["body"].as_str().unwrap_or_default();
-    assert!(last.contains("was destroyed") && !last.contains(&link), "{last}");
+    assert!(
+        last.contains("was destroyed") && !last.to_lowercase().contains(&link),
+        "{last}"
+    );
     let inactive: Vec<&str> = calls
         .iter()
         .filter(|(m, _, b)| m == "POST" && b["state"] == "inactive")
@@ -348,7 +400,14 @@ async fn a_pull_request_gets_its_own_stack_updated_in_place_then_destroyed() -> 
         .collect::<Vec<_>>();
     assert_eq!(
         last_state,
-        ["in_progress", "success", "in_progress", "success", "inactive", "inactive"]
+        [
+            "in_progress",
+            "success",
+            "in_progress",
+            "success",
+            "inactive",
+            "inactive"
+        ]
     );
     Ok(())
 }
@@ -371,7 +430,8 @@ fn the_template_derives_no_32_character_name_from_the_stack_name() -> anyhow::Re
         let kind = resource["Type"].as_str().unwrap_or_default();
         if matches!(
             kind,
-            "AWS::ElasticLoadBalancingV2::LoadBalancer" | "AWS::ElasticLoadBalancingV2::TargetGroup"
+            "AWS::ElasticLoadBalancingV2::LoadBalancer"
+                | "AWS::ElasticLoadBalancingV2::TargetGroup"
         ) {
             assert!(
                 resource["Properties"].get("Name").is_none(),

@@ -9,7 +9,5 @@ pub mod deployment;
 pub mod settings;
 
 pub use comment::{CommentOutcome, upsert_plan_comment};
-pub use deployment::{
-    DeploymentState, DeploymentTracker, EnvironmentKind, deactivate_environment,
-};
+pub use deployment::{DeploymentState, DeploymentTracker, EnvironmentKind, deactivate_environment};
 pub use settings::{GithubSettings, Repository};

@@ -181,9 +181,14 @@ mod tests {
         assert_eq!(s.pull_request, Some(7));
         assert_eq!(s.sha.as_deref(), Some("abc"), "no head in the payload");
         let head = "0123456789abcdef0123456789abcdef01234567";
-        let payload = format!(r#"{{"number": 7, "pull_request": {{"head": {{"sha": "{head}"}}}}}}"#);
+        let payload =
+            format!(r#"{{"number": 7, "pull_request": {{"head": {{"sha": "{head}"}}}}}}"#);
         let s = GithubSettings::from_lookup(None, "pr-7", env, Some(&payload));
-        assert_eq!(s.sha.as_deref(), Some(head), "the head, not the merge commit");
+        assert_eq!(
+            s.sha.as_deref(),
+            Some(head),
+            "the head, not the merge commit"
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub(super) async fn deployed(config: &Config, state: &State) {
     let markdown = format!(
         "### Preview environment\n\n**Stack** `{}` · **URL** {}\n\n{changes}",
         config.stack.name,
-        url.as_deref().unwrap_or("(the stack has no `ServiceUrl` output)")
+        url.as_deref()
+            .unwrap_or("(the stack has no `ServiceUrl` output)")
     );
     github::upsert_plan_comment(&github, &config.stack.name, &markdown).await;
 }

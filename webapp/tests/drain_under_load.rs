@@ -253,7 +253,11 @@ async fn connections_queued_in_the_kernel_at_sigterm_are_answered() {
         .iter()
         .filter(|o| !matches!(o, Outcome::Ok))
         .collect();
-    assert!(lost.is_empty(), "{} of {QUEUED} lost: {lost:#?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} of {QUEUED} lost: {lost:#?}",
+        lost.len()
+    );
     let status = server
         .wait_exit(Duration::from_secs(5))
         .await
