@@ -98,6 +98,9 @@ rejects! {
     desired_outside_range: ["desired-count" => "11"] => "desired-count", "must be within min-capacity..max-capacity (2..10), got 11";
     bad_port: ["container-port" => "70000"] => "container-port", "from 1 to 65535";
     bad_stack_name: ["stack-name" => "1-bad_name"] => "stack-name", "starting with a letter (CloudFormation's rule)";
+    bad_stack_name_suffix: ["stack-name" => "web", "stack-name-suffix" => "pr_7-"] => "stack-name-suffix", "letters, digits and hyphens, not starting or ending with a hyphen";
+    suffixed_stack_name_too_long: ["stack-name" => "w".repeat(124).as_str(), "stack-name-suffix" => "pr-7"] => "stack-name-suffix", "makes the stack name 129 characters long";
+    bad_transient_environment: ["transient-environment" => "maybe"] => "transient-environment", "expected true or false";
     bad_tag: ["tags" => "ok, -bad"] => "tags", "got \"-bad\"";
     bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "override line \"not a pair\" is not KEY=VALUE";
     bad_override_name: ["parameter-overrides" => "My-Param=1"] => "parameter-overrides", "is not a CloudFormation parameter name";

@@ -304,8 +304,9 @@ async fn default_stack_deploys_and_reads_back() {
     assert_eq!(tg["health_check_path"], "/health");
     assert_eq!(tg["health_check_interval"], 5);
     assert_eq!(tg["healthy_threshold"], 2);
+    // A rollout's share set by the template: 2 × 5 s to healthy, then a 5 s drain (README).
     assert_eq!(
-        tg["attributes"]["deregistration_delay.timeout_seconds"], "30",
+        tg["attributes"]["deregistration_delay.timeout_seconds"], "5",
         "TargetGroupAttributes from the template (moto 5.2.5 ignores them unless moto_server.py applies them)"
     );
 

@@ -147,6 +147,8 @@ pub struct Config {
     pub rollback_on_failure: bool,
     pub github_token: Option<Secret>,
     pub environment: String,
+    /// A preview's environment: the Deployment is marked transient and non-production.
+    pub transient_environment: bool,
     pub github: GithubContext,
 }
 
@@ -220,8 +222,20 @@ impl Config {
             errs.push("environment", "expected at most 255 characters");
         }
         let github_token = value("github-token").map(Secret::new);
+        let transient_environment = errs.take(
+            "transient-environment",
+            values::boolean(or_default("transient-environment")),
+        );
 
-        match (mode, aws, image, stack, smoke_check, rollback_on_failure) {
+        match (
+            mode,
+            aws,
+            image,
+            stack,
+            smoke_check,
+            rollback_on_failure,
+            transient_environment,
+        ) {
             (
                 Some(mode),
                 Some(aws),
@@ -229,6 +243,7 @@ impl Config {
                 Some(stack),
                 Some(smoke_check),
                 Some(rollback_on_failure),
+                Some(transient_environment),
             ) if errs.is_empty() => Ok(Config {
                 mode,
                 aws,
@@ -239,6 +254,7 @@ impl Config {
                 rollback_on_failure,
                 github_token,
                 environment,
+                transient_environment,
                 github,
             }),
             _ => Err(errs),
@@ -751,10 +767,22 @@ fn build_source(raw: &RawInputs, path: &str, errs: &mut InputErrors) -> Option<I
     })
 }
 
+/// CloudFormation's limit on stack names.
+const STACK_NAME_MAX: usize = 128;
+
 fn is_stack_name(n: &str) -> bool {
-    n.len() <= 128
+    n.len() <= STACK_NAME_MAX
         && n.starts_with(|c: char| c.is_ascii_alphabetic())
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// What `stack-name-suffix` may be: hyphen-joined runs of letters and digits, so the joined
+/// name never has `--` or a trailing hyphen.
+fn is_name_suffix(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() < STACK_NAME_MAX
+        && s.split('-')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 fn build_stack(
@@ -764,12 +792,22 @@ fn build_stack(
     errs: &mut InputErrors,
 ) -> Option<StackConfig> {
     let before = errs.0.len();
-    let name = match raw.get("stack-name") {
+    let suffix = raw.get("stack-name-suffix");
+    if let Some(s) = suffix
+        && !is_name_suffix(s)
+    {
+        errs.push("stack-name-suffix", format!("expected letters, digits and hyphens, not starting or ending with a hyphen (e.g. pr-7), got {}", shown(s)));
+    }
+    let suffix = suffix.filter(|s| is_name_suffix(s));
+    // A derived name leaves room for the suffix; a given one is never shortened behind the
+    // user's back (too long is an error below).
+    let room = STACK_NAME_MAX.saturating_sub(suffix.map_or(0, |s| s.len() + 1));
+    let base = match raw.get("stack-name") {
         Some(n) => n.to_string(),
         None => match gh.repository_name() {
             Some(repo) => format!("ecs-poc-{}", values::derived_name(repo))
                 .chars()
-                .take(128)
+                .take(room)
                 .collect::<String>()
                 .trim_end_matches('-')
                 .to_string(),
@@ -779,8 +817,16 @@ fn build_stack(
             }
         },
     };
-    if !name.is_empty() && !is_stack_name(&name) {
-        errs.push("stack-name", format!("expected 1-128 letters, digits and hyphens starting with a letter (CloudFormation's rule), got {}", shown(&name)));
+    if !base.is_empty() && !is_stack_name(&base) {
+        errs.push("stack-name", format!("expected 1-128 letters, digits and hyphens starting with a letter (CloudFormation's rule), got {}", shown(&base)));
+    }
+    let name = match suffix {
+        Some(s) if !base.is_empty() => format!("{base}-{s}"),
+        _ => base,
+    };
+    // Both parts are valid by now, so only the joined length can break CloudFormation's rule.
+    if name.len() > STACK_NAME_MAX {
+        errs.push("stack-name-suffix", format!("makes the stack name {} characters long ({}); CloudFormation allows at most {STACK_NAME_MAX}", name.len(), shown(&name)));
     }
     let template = match raw.get("template") {
         None => Some(Template::Bundled),

@@ -82,6 +82,7 @@ inputs! {
     push_concurrency: "push-concurrency", default "4", secret false, "layers uploaded at once (1..32)";
     stack_name: "stack-name", default "", secret false, "CloudFormation stack name (default ecs-poc-<repository name>)";
     cloudformation_role_arn: "cloudformation-role-arn", default "", secret false, "IAM role CloudFormation acts as for the stack (RoleARN; deployer-role.yml's CloudFormationRoleArn)";
+    stack_name_suffix: "stack-name-suffix", default "", secret false, "appended to the stack name with a hyphen, e.g. pr-7 for a pull request's preview stack";
     template: "template", default "", secret false, "template file (default: the bundled cloudformation/ecs-webapp.yml)";
     parameter_overrides: "parameter-overrides", default "", secret false, "extra stack parameters: YAML/JSON map, K=V lines, or a file path";
     min_capacity: "min-capacity", default "2", secret false, "fewest running tasks (1..100)";
@@ -101,6 +102,7 @@ inputs! {
     pull_credentials_secret_arn: "pull-credentials-secret-arn", default "", secret false, "Secrets Manager ARN of registry pull credentials for the tasks (Docker Hub rate limits)";
     github_token: "github-token", default "", secret true, "token for the GitHub Deployment and the PR plan comment";
     environment: "environment", default "production", secret false, "GitHub environment of the Deployment";
+    transient_environment: "transient-environment", default "false", secret false, "the Deployment's environment is temporary (a preview): marked transient and non-production";
 }
 
 impl RawInputs {

@@ -1,6 +1,7 @@
 //! A GitHub Deployment for this run: created `in_progress` before the deploy, then `success`
-//! (with the service URL) or `failure`. octocrab has no deployments API, so the REST calls go
-//! through its generic `post` with typed bodies.
+//! (with the service URL) or `failure`; and, when a stack is destroyed, every Deployment of its
+//! environment marked `inactive`. octocrab has no deployments API, so the REST calls go through
+//! its generic `get`/`post` with typed bodies.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,21 @@ struct NewDeployment<'a> {
     /// already decided to deploy this commit.
     auto_merge: bool,
     required_contexts: Vec<String>,
+    /// Sent only for a preview, so other environments keep GitHub's own defaults
+    /// (`production_environment` is true for an environment named `production`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transient_environment: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    production_environment: Option<bool>,
+}
+
+/// Whether the environment outlives the deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvironmentKind {
+    Persistent,
+    /// A preview (one pull request's stack): transient and never production, so GitHub shows it
+    /// as temporary and it is marked inactive when the stack is destroyed.
+    Transient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +48,7 @@ pub enum DeploymentState {
     InProgress,
     Success,
     Failure,
+    Inactive,
 }
 
 impl DeploymentState {
@@ -41,6 +58,7 @@ impl DeploymentState {
             Self::InProgress => "in_progress",
             Self::Success => "success",
             Self::Failure => "failure",
+            Self::Inactive => "inactive",
         }
     }
 }
@@ -72,7 +90,7 @@ pub struct DeploymentTracker {
 impl DeploymentTracker {
     /// Creates the deployment and marks it `in_progress`. `None` (after a notice or a warning)
     /// when there is no token, no commit, or GitHub refuses.
-    pub async fn start(settings: &GithubSettings) -> Option<Self> {
+    pub async fn start(settings: &GithubSettings, kind: EnvironmentKind) -> Option<Self> {
         let github = client::connect(settings, "GitHub deployment record")?;
         let Some(sha) = settings.sha.as_deref() else {
             runner::notice("GITHUB_SHA is not set: skipping the GitHub deployment record");
@@ -85,6 +103,8 @@ impl DeploymentTracker {
             description: "ecs-poc-action: ECS Fargate service",
             auto_merge: false,
             required_contexts: Vec::new(),
+            transient_environment: (kind == EnvironmentKind::Transient).then_some(true),
+            production_environment: (kind == EnvironmentKind::Transient).then_some(false),
         };
         let created: Result<CreatedDeployment, _> = github.octocrab.post(route, Some(&body)).await;
         let id = match created {
@@ -135,30 +155,96 @@ impl DeploymentTracker {
         environment_url: Option<&str>,
         description: &str,
     ) -> bool {
-        let route = format!(
-            "/repos/{}/deployments/{}/statuses",
-            self.github.repository, self.id
-        );
-        let body = NewStatus {
+        let status = NewStatus {
             state,
             log_url: self.log_url.as_deref(),
             environment_url,
             description,
         };
-        let result: Result<CreatedStatus, _> = self.github.octocrab.post(route, Some(&body)).await;
-        match result {
-            Ok(_) => true,
-            Err(e) => {
-                runner::warning(&format!(
-                    "could not set GitHub deployment {} to {}: {}",
-                    self.id,
-                    state.as_str(),
-                    client::describe(&e)
-                ));
-                false
-            }
+        post_status(&self.github, self.id, &status).await
+    }
+}
+
+/// `POST /repos/{owner}/{repo}/deployments/{id}/statuses` → 201; a failure is only a warning.
+async fn post_status(github: &Github, id: u64, status: &NewStatus<'_>) -> bool {
+    let route = format!("/repos/{}/deployments/{id}/statuses", github.repository);
+    let result: Result<CreatedStatus, _> = github.octocrab.post(route, Some(status)).await;
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            runner::warning(&format!(
+                "could not set GitHub deployment {id} to {}: {}",
+                status.state.as_str(),
+                client::describe(&e)
+            ));
+            false
         }
     }
+}
+
+/// A bound on the environment's Deployments read: 10 pages of 100.
+const MAX_PAGES: u32 = 10;
+const PAGE_SIZE: u32 = 100;
+
+#[derive(Debug, Deserialize)]
+struct ListedDeployment {
+    id: u64,
+}
+
+/// Marks every Deployment of the environment `inactive` once its stack is gone, so GitHub stops
+/// linking to a dead URL. Returns how many were marked; `None` when skipped or GitHub refused
+/// the listing (after a notice or a warning, like the rest of the integration).
+pub async fn deactivate_environment(settings: &GithubSettings) -> Option<usize> {
+    let github = client::connect(settings, "deactivation of the GitHub environment")?;
+    let ids = match list_deployments(&github, &settings.environment).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            runner::warning(&format!(
+                "could not list the GitHub deployments of `{}`: {}",
+                settings.environment,
+                client::describe(&e)
+            ));
+            return None;
+        }
+    };
+    let status = NewStatus {
+        state: DeploymentState::Inactive,
+        log_url: settings.run_url.as_deref(),
+        environment_url: None,
+        description: "the stack was destroyed",
+    };
+    let mut marked = 0;
+    for id in &ids {
+        if post_status(&github, *id, &status).await {
+            marked += 1;
+        }
+    }
+    runner::info(&format!(
+        "GitHub environment `{}`: {marked} of {} deployment(s) marked inactive",
+        settings.environment,
+        ids.len()
+    ));
+    Some(marked)
+}
+
+/// `GET /repos/{owner}/{repo}/deployments?environment=…`, page by page.
+async fn list_deployments(github: &Github, environment: &str) -> Result<Vec<u64>, octocrab::Error> {
+    let route = format!("/repos/{}/deployments", github.repository);
+    let mut ids = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let params = [
+            ("environment", environment.to_string()),
+            ("per_page", PAGE_SIZE.to_string()),
+            ("page", page.to_string()),
+        ];
+        let listed: Vec<ListedDeployment> = github.octocrab.get(&route, Some(&params)).await?;
+        let last = listed.len() < PAGE_SIZE as usize;
+        ids.extend(listed.into_iter().map(|d| d.id));
+        if last {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -173,6 +259,8 @@ mod tests {
             description: "d",
             auto_merge: false,
             required_contexts: vec![],
+            transient_environment: None,
+            production_environment: None,
         };
         assert_eq!(
             serde_json::to_value(&d).unwrap(),

@@ -16,7 +16,9 @@ pub struct GithubSettings {
     pub api_url: String,
     /// `GITHUB_REPOSITORY`.
     pub repository: Option<Repository>,
-    /// `GITHUB_SHA`: the commit a deployment is recorded for.
+    /// The commit a deployment is recorded for: `GITHUB_SHA`, except on a pull request, whose
+    /// `GITHUB_SHA` is a merge commit no branch has: there the head commit, which GitHub shows
+    /// in the pull request's timeline.
     pub sha: Option<String>,
     /// This run's page: `GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`.
     pub run_url: Option<String>,
@@ -63,15 +65,18 @@ impl GithubSettings {
             )),
             _ => None,
         };
-        let pull_request = match (var("GITHUB_EVENT_NAME"), event_payload) {
-            (Some(name), Some(payload)) => pull_request_number(&name, payload),
-            _ => None,
+        let (pull_request, head_sha) = match (var("GITHUB_EVENT_NAME"), event_payload) {
+            (Some(name), Some(payload)) => (
+                pull_request_number(&name, payload),
+                pull_request_head_sha(&name, payload),
+            ),
+            _ => (None, None),
         };
         Self {
             token: token.filter(|t| !t.expose().trim().is_empty()),
             api_url: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
             repository,
-            sha: var("GITHUB_SHA"),
+            sha: head_sha.or_else(|| var("GITHUB_SHA")),
             run_url,
             environment: environment.to_string(),
             pull_request,
@@ -90,6 +95,16 @@ pub fn pull_request_number(event_name: &str, payload: &str) -> Option<u64> {
         .and_then(|pr| pr.get("number"))
         .or_else(|| payload.get("number"))
         .and_then(serde_json::Value::as_u64)
+}
+
+/// The head commit of a pull-request event payload; `None` for other events.
+fn pull_request_head_sha(event_name: &str, payload: &str) -> Option<String> {
+    if !matches!(event_name, "pull_request" | "pull_request_target") {
+        return None;
+    }
+    let payload: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let sha = payload.pointer("/pull_request/head/sha")?.as_str()?;
+    (sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit())).then(|| sha.to_string())
 }
 
 /// `owner/name`.
@@ -164,6 +179,16 @@ mod tests {
             Some("https://github.com/octo/app/actions/runs/42")
         );
         assert_eq!(s.pull_request, Some(7));
+        assert_eq!(s.sha.as_deref(), Some("abc"), "no head in the payload");
+        let head = "0123456789abcdef0123456789abcdef01234567";
+        let payload =
+            format!(r#"{{"number": 7, "pull_request": {{"head": {{"sha": "{head}"}}}}}}"#);
+        let s = GithubSettings::from_lookup(None, "pr-7", env, Some(&payload));
+        assert_eq!(
+            s.sha.as_deref(),
+            Some(head),
+            "the head, not the merge commit"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! registry) → push → deploy → smoke check → outputs and report. Every stage logs in a group
 //! with its duration; nothing is changed before every check has passed.
 
+mod preview_env;
 pub mod settings;
 pub mod smoke;
 mod stages;

@@ -1,9 +1,9 @@
 //! The stages of one run, in order. Each returns what the next needs; `State` keeps what the end
 //! of the run reports, also after a failure.
 
-use super::{State, settings, smoke};
+use super::{State, preview_env, settings, smoke};
 use crate::config::{Config, ImageSource, Mode};
-use crate::github::{self, DeploymentTracker};
+use crate::github::{self, DeploymentTracker, EnvironmentKind};
 use crate::image::{self, LoadedImage, PushOptions};
 use crate::registry::{Credentials, Registry, RegistryAddress};
 use crate::runner;
@@ -97,17 +97,25 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
     };
 
     match config.mode {
-        Mode::Destroy => timed!(
-            state,
-            "Destroy stack",
-            destroy(config, state, &clients).await
-        ),
+        Mode::Destroy => {
+            timed!(
+                state,
+                "Destroy stack",
+                destroy(config, state, &clients).await
+            )?;
+            preview_env::destroyed(config).await;
+            Ok(())
+        }
         Mode::Preview => timed!(
             state,
             "Preview change set",
             preview(config, state, &clients, image_uri, started).await
         ),
-        Mode::Deploy => deploy(config, state, &clients, image_uri, started).await,
+        Mode::Deploy => {
+            deploy(config, state, &clients, image_uri, started).await?;
+            preview_env::deployed(config, state).await;
+            Ok(())
+        }
         Mode::Push => Ok(()),
     }
 }
@@ -275,7 +283,12 @@ async fn deploy(
     image_uri: Option<String>,
     started: Instant,
 ) -> Result<()> {
-    state.deployment = DeploymentTracker::start(&settings::github(config)).await;
+    let kind = if config.transient_environment {
+        EnvironmentKind::Transient
+    } else {
+        EnvironmentKind::Persistent
+    };
+    state.deployment = DeploymentTracker::start(&settings::github(config), kind).await;
     let request = settings::deploy_request(config, image_uri.clone(), true, started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = timed!(
