@@ -284,3 +284,58 @@ async fn a_wrong_password_fails_before_any_upload() {
             .is_none()
     );
 }
+
+/// Peak resident memory of this process (nextest runs each test in its own process).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Header extensions are read whole by the tar reader: a 256 MiB "long name" took 1.16 GB. Each
+/// kind is refused by its declared size, with memory staying flat. The files are sparse: the
+/// test writes a few KiB whatever the claimed size.
+#[test]
+fn huge_header_extensions_are_refused_with_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let before = peak_rss_kib();
+    for (kind, what) in [
+        (tar::EntryType::GNULongName, "GNU long name"),
+        (tar::EntryType::GNULongLink, "GNU long link name"),
+        (tar::EntryType::XHeader, "PAX extended header"),
+        (tar::EntryType::XGlobalHeader, "PAX global header"),
+    ] {
+        let size: u64 = 256 << 20;
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_mode(0o644);
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_cksum();
+        let path = tmp.path().join(format!("{what}.tar"));
+        let f = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &f, h.as_bytes()).unwrap();
+        f.set_len(512 + size + 1024).unwrap();
+        let err = load_err(&path);
+        assert!(
+            err.contains(&format!("{what} of {size} bytes (at most 65536 accepted)")),
+            "{err}"
+        );
+    }
+    let grown = peak_rss_kib().saturating_sub(before);
+    assert!(grown < 32 * 1024, "peak memory grew by {grown} KiB");
+}
+
+/// A small extension (a real long name) still works: the limit does not cost real archives.
+#[test]
+fn a_real_long_name_still_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut saved = docker25_save(&layers());
+    let long = format!("{}/layer.tar", "d".repeat(300));
+    let layer = saved.entries[0].1.clone();
+    saved.entries.push((long, layer));
+    load_archive(&save(tmp.path(), "long.tar", &saved.entries)).unwrap();
+}

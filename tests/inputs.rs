@@ -125,6 +125,98 @@ rejects! {
     bad_secret_arn: ["pull-credentials-secret-arn" => "my-secret"] => "pull-credentials-secret-arn", "expected a Secrets Manager secret ARN";
     bad_stack_tags: ["stack-tags" => "aws:owner=me"] => "stack-tags", "not starting with aws:";
     cmd_without_build: ["image-cmd" => "/app"] => "image-cmd", "only applies to the daemonless build";
+    image_host_is_not_the_registry: ["image" => "evil.example.com/octo/app:1.0"] => "image", "names registry host \"evil.example.com\" but the registry input is \"docker.io\": credentials are only sent to the registry input's host";
+    plain_http_endpoint_elsewhere: ["aws-endpoint-url" => "http://moto.example.com:5000"] => "aws-endpoint-url", "plain HTTP is only allowed to a loopback host";
+    template_from_a_device: ["template" => "/dev/zero"] => "template", "\"/dev/zero\" is not a regular file";
+    overrides_from_a_device: ["parameter-overrides" => "file:///dev/zero"] => "parameter-overrides", "\"/dev/zero\" is not a regular file";
+}
+
+/// The registry's credentials never follow a host named inside `image`: the run stops at input
+/// validation, and the host named there is never contacted.
+#[test]
+fn an_image_on_another_host_gets_no_credentials() {
+    let evil = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    evil.set_nonblocking(true).unwrap();
+    let image = format!("{}/octo/app", evil.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("server");
+    std::fs::write(&bin, b"x").unwrap();
+    let out = run(
+        &[
+            ("mode", "push"),
+            ("image", &image),
+            ("image-from", bin.to_str().unwrap()),
+            ("docker-hub-username", "octo"),
+            ("docker-hub-token", SECRET),
+        ],
+        &[],
+    );
+    assert_rejects(
+        &out,
+        "image",
+        "credentials are only sent to the registry input's host",
+    );
+    assert!(
+        evil.accept()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "the host named in image was contacted"
+    );
+}
+
+/// The same registry spelled differently is not "another host".
+#[test]
+fn an_image_naming_the_registry_itself_is_accepted() {
+    for (image, registry) in [
+        ("docker.io/octo/app:1.0", "docker.io"),
+        ("index.docker.io/octo/app:1.0", "docker.io"),
+        ("127.0.0.1:5000/octo/app:1.0", "127.0.0.1:5000"),
+    ] {
+        // target-cpu is invalid on purpose: validation is the only stage that runs.
+        let out = run(
+            &with_keys(&[
+                ("image", image),
+                ("registry", registry),
+                ("target-cpu", "0"),
+            ]),
+            &[],
+        );
+        assert_rejects(&out, "target-cpu", "from 1 to 100");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains("title=Input image"), "{image}: {stdout}");
+    }
+}
+
+/// Inside Actions, files named by inputs come from the workspace only (links followed first),
+/// and a template is held to CloudFormation's inline limit with a way forward.
+#[test]
+fn input_files_stay_in_the_workspace_and_within_limits() {
+    let ws = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let foreign = outside.path().join("t.yml");
+    std::fs::write(&foreign, "Resources: {}\n").unwrap();
+    let link = ws.path().join("link.yml");
+    std::os::unix::fs::symlink(&foreign, &link).unwrap();
+    let env = [("GITHUB_WORKSPACE", ws.path().to_str().unwrap())];
+    for path in [foreign.to_str().unwrap(), link.to_str().unwrap()] {
+        let out = run(&with_keys(&[("template", path)]), &env);
+        assert_rejects(&out, "template", "outside the workspace");
+        let file = format!("file://{path}");
+        let out = run(&with_keys(&[("parameter-overrides", &file)]), &env);
+        assert_rejects(&out, "parameter-overrides", "outside the workspace");
+    }
+    let big = ws.path().join("big.yml");
+    let body = format!("Resources: {{}}\n#{}\n", "x".repeat(60_000));
+    std::fs::write(&big, &body).unwrap();
+    let out = run(&with_keys(&[("template", big.to_str().unwrap())]), &env);
+    assert_rejects(
+        &out,
+        "template",
+        &format!(
+            "is {} bytes; CloudFormation accepts at most 51200 bytes inline (TemplateBody)",
+            body.len()
+        ),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nested stacks"));
 }
 
 #[test]

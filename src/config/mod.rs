@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod errors;
+pub mod files;
 pub mod raw;
 pub mod values;
 
@@ -182,6 +183,9 @@ fn missing_boundary(template: Option<&Template>, overrides: &[(String, String)])
         )
     })
 }
+
+/// A parameter-overrides file: CloudFormation takes at most 200 parameters of 4 KiB each.
+pub const OVERRIDES_FILE_LIMIT: u64 = 1 << 20;
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_IAM",
@@ -448,6 +452,22 @@ fn build_aws(
     let endpoint_url = raw.get("aws-endpoint-url").map(String::from);
     if let Some(u) = &endpoint_url {
         match url::Url::parse(u) {
+            // Plain HTTP would carry the web identity token and the STS credentials in clear:
+            // only to loopback (moto, LocalStack on the runner), the registries' rule too.
+            Ok(p)
+                if p.scheme() == "http"
+                    && !p
+                        .host()
+                        .is_some_and(|h| crate::registry::is_loopback_host(&h)) =>
+            {
+                errs.push(
+                    "aws-endpoint-url",
+                    format!(
+                        "plain HTTP is only allowed to a loopback host (127.0.0.1, ::1, localhost); use https:// for {}",
+                        shown(u)
+                    ),
+                )
+            }
             Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
             _ => errs.push(
                 "aws-endpoint-url",
@@ -532,6 +552,15 @@ fn split_reference(image: &str) -> (Option<&str>, &str, Option<&str>) {
     match rest.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (host, repo, Some(tag)),
         _ => (host, rest, None),
+    }
+}
+
+/// True when two registry names denote the same host (`docker.io` and its aliases are one).
+fn same_registry(a: &str, b: &str) -> bool {
+    use crate::registry::RegistryAddress;
+    match (RegistryAddress::parse(a), RegistryAddress::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.eq_ignore_ascii_case(b),
     }
 }
 
@@ -650,7 +679,7 @@ fn build_image(
     });
     let mut repository = String::new();
     let mut existing = None;
-    let mut image_registry = registry.clone();
+    let image_registry = registry.clone();
     match &image {
         None if mode.is_some_and(|m| m != Mode::Destroy) => errs.push(
             "image",
@@ -659,8 +688,19 @@ fn build_image(
         None => {}
         Some(image) => {
             let (host, repo, reference) = split_reference(image);
-            if let Some(h) = host {
-                image_registry = h.to_string();
+            // The registry's credentials go to the `registry` input's host only: a host inside
+            // `image` (which may come from a dispatch input) must not redirect them elsewhere.
+            if let Some(h) = host
+                && !same_registry(h, &registry)
+            {
+                errs.push(
+                    "image",
+                    format!(
+                        "names registry host {} but the registry input is {}: credentials are only sent to the registry input's host; set `registry: {h}` or drop the host from image",
+                        shown(h),
+                        shown(&registry)
+                    ),
+                );
             }
             if !is_repository(repo) {
                 errs.push("image", format!("expected a repository of lower-case letters, digits and . _ - separated by /, got {}", shown(image)));
@@ -787,7 +827,7 @@ fn is_name_suffix(s: &str) -> bool {
 
 fn build_stack(
     raw: &RawInputs,
-    _env: &Env,
+    env: &Env,
     gh: &GithubContext,
     errs: &mut InputErrors,
 ) -> Option<StackConfig> {
@@ -828,19 +868,20 @@ fn build_stack(
     if name.len() > STACK_NAME_MAX {
         errs.push("stack-name-suffix", format!("makes the stack name {} characters long ({}); CloudFormation allows at most {STACK_NAME_MAX}", name.len(), shown(&name)));
     }
+    let scope = files::FileScope::from_env(env);
     let template = match raw.get("template") {
         None => Some(Template::Bundled),
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(body) if body.len() > TEMPLATE_BODY_LIMIT => {
-                errs.push("template", format!("{} is {} bytes; CloudFormation accepts at most {TEMPLATE_BODY_LIMIT} bytes inline", shown(path), body.len()));
-                None
-            }
+        Some(path) => match files::read_text(path, TEMPLATE_BODY_LIMIT as u64, &scope) {
             Ok(body) => Some(Template::File {
                 path: PathBuf::from(path),
                 body,
             }),
-            Err(e) => {
-                errs.push("template", format!("cannot read {}: {e}", shown(path)));
+            Err(files::FileError::TooLarge(n)) => {
+                errs.push("template", format!("{} is {n} bytes; CloudFormation accepts at most {TEMPLATE_BODY_LIMIT} bytes inline (TemplateBody). Larger templates need S3 (TemplateURL), which this action does not use: trim it, or move resources into nested stacks stored in S3", shown(path)));
+                None
+            }
+            Err(files::FileError::Other(m)) => {
+                errs.push("template", m);
                 None
             }
         },
@@ -848,12 +889,29 @@ fn build_stack(
     // YAML/JSON map, AWS CLI parameter list, K=V lines, or a file: the stack engine's parser.
     let parameter_overrides = match raw.get("parameter-overrides") {
         None => Vec::new(),
-        Some(v) => errs
-            .take(
-                "parameter-overrides",
-                crate::stack::load_overrides(v).map_err(|e| format!("{e:#}")),
-            )
-            .unwrap_or_default(),
+        Some(v) => {
+            let text = match crate::stack::override_file(v) {
+                Some(path) => match files::read_text(path, OVERRIDES_FILE_LIMIT, &scope) {
+                    Ok(text) => Some(text),
+                    Err(files::FileError::TooLarge(n)) => {
+                        errs.push("parameter-overrides", format!("file {} is {n} bytes; at most {OVERRIDES_FILE_LIMIT} are read (CloudFormation takes 200 parameters of 4 KiB)", shown(path)));
+                        None
+                    }
+                    Err(files::FileError::Other(m)) => {
+                        errs.push("parameter-overrides", m);
+                        None
+                    }
+                },
+                None => Some(v.to_string()),
+            };
+            text.and_then(|t| {
+                errs.take(
+                    "parameter-overrides",
+                    crate::stack::parse_overrides(&t).map_err(|e| format!("{e:#}")),
+                )
+            })
+            .unwrap_or_default()
+        }
     };
     let min = errs.take(
         "min-capacity",

@@ -20,7 +20,7 @@ pub fn load_archive(path: &Path) -> Result<LoadedImage> {
 fn load(path: &Path) -> Result<LoadedImage> {
     let meta = std::fs::metadata(path).context("cannot read the path")?;
     let store = if meta.is_dir() {
-        Store::Dir(path.to_path_buf())
+        Store::dir(path)?
     } else {
         check_not_compressed(path)?;
         Store::Tar(TarIndex::open(path)?)

@@ -9,6 +9,10 @@ use super::media::{self, Encoding, ManifestKind};
 use super::model::{self, ConfigBlob, ImageIndexDoc, ImageParts, Layer, LayerForm, ManifestDoc};
 use super::store::Store;
 
+/// Manifests and configs of one index are held in memory for the push: a hostile index listing
+/// thousands of 4 MiB documents stops here. Real multi-platform images hold a few hundred KiB.
+const MAX_INDEX_DOCUMENTS: u64 = 32 * 1024 * 1024;
+
 pub fn is_layout(store: &Store) -> bool {
     store.contains("oci-layout") && store.contains("index.json")
 }
@@ -52,14 +56,24 @@ fn read_index(
     if index.manifests().is_empty() {
         bail!("image index {} lists no manifests", desc.digest());
     }
-    let mut images = Vec::with_capacity(index.manifests().len());
+    let mut images = Vec::with_capacity(index.manifests().len().min(64));
+    let mut held = bytes.len() as u64;
     for child in index.manifests() {
         match media::manifest_kind(child.media_type())? {
-            ManifestKind::Image(_) => images.push(
-                read_image(store, child, Some(child.clone())).with_context(|| {
+            ManifestKind::Image(_) => {
+                let image = read_image(store, child, Some(child.clone())).with_context(|| {
                     format!("image {} of index {}", child.digest(), desc.digest())
-                })?,
-            ),
+                })?;
+                held += image.config.bytes.len() as u64
+                    + image.manifest.as_ref().map_or(0, |m| m.bytes.len() as u64);
+                if held > MAX_INDEX_DOCUMENTS {
+                    bail!(
+                        "image index {} holds more than {MAX_INDEX_DOCUMENTS} bytes of manifests and configs: not a real multi-platform image",
+                        desc.digest()
+                    );
+                }
+                images.push(image);
+            }
             ManifestKind::Index(_) => {
                 bail!("nested image index {} is not supported", child.digest())
             }

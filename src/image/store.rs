@@ -20,9 +20,19 @@ pub enum Store {
 }
 
 impl Store {
+    /// A directory source; its path is resolved once so every name is checked against it.
+    pub fn dir(root: &Path) -> Result<Self> {
+        let root =
+            std::fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
+        Ok(Self::Dir(root))
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         match self {
-            Self::Dir(root) => root.join(name).is_file(),
+            // Present, even as a link going out: `file` then says why it is not read.
+            Self::Dir(root) => normalize(Path::new(name)).is_ok_and(|rel| {
+                std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| !m.is_dir())
+            }),
             Self::Tar(index) => index.contains(name),
         }
     }
@@ -30,9 +40,7 @@ impl Store {
     pub fn file(&self, name: &str) -> Result<BlobSource> {
         match self {
             Self::Dir(root) => {
-                // Names come from the image's own JSON: keep them inside the layout directory.
-                let rel = normalize(Path::new(name))?;
-                let path = root.join(rel);
+                let path = inside(root, name)?;
                 let meta = std::fs::metadata(&path)
                     .with_context(|| format!("{name} is missing from {}", root.display()))?;
                 if !meta.is_file() {
@@ -76,4 +84,28 @@ impl Store {
         digest::check(what, digest, size, &actual, bytes.len() as u64)?;
         Ok(bytes)
     }
+}
+
+/// The real path of `name` under the (resolved) `root`. Names come from the image's own JSON and
+/// files are links in some layouts: a link may point anywhere inside the source, never out of
+/// it (a config or blob that is a symlink to `~/.docker/config.json` must not be read, let alone
+/// pushed).
+fn inside(root: &Path, name: &str) -> Result<PathBuf> {
+    let rel = normalize(Path::new(name))?;
+    let joined = root.join(&rel);
+    let real = match std::fs::canonicalize(&joined) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{name} is missing from {}", root.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("resolving {name} in {}", root.display())),
+    };
+    if !real.starts_with(root) {
+        bail!(
+            "{name} in {} is a symlink to {}, outside the image directory: links out of an image source are never followed",
+            root.display(),
+            real.display()
+        );
+    }
+    Ok(real)
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +15,15 @@ use super::blob::BlobSource;
 
 /// Links followed before a chain is declared a loop.
 const MAX_LINK_HOPS: usize = 16;
+
+/// Limits on what a hostile archive can make the index hold. A GNU long-name/long-link or PAX
+/// extension is read whole into memory by the tar reader, so each is capped (real ones are a
+/// path of at most 4 KiB plus a few records); entries and the bytes of their names are capped so
+/// the index stays small. With these, indexing an archive holds at most ~64 KiB of header data at
+/// a time and an index of at most 16 MiB of names — whatever the archive claims.
+pub const MAX_EXTENSION_SIZE: u64 = 64 * 1024;
+pub const MAX_ENTRIES: usize = 100_000;
+pub const MAX_NAME_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 enum Entry {
@@ -34,8 +44,11 @@ pub struct TarIndex {
 
 impl TarIndex {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let file_len = file.metadata()?.len();
+        check_headers(&mut file, file_len)?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut name_bytes = 0usize;
         let mut archive = tar::Archive::new(file);
         let mut entries = HashMap::new();
         let iter = archive
@@ -84,6 +97,12 @@ impl TarIndex {
                 }
                 _ => Entry::Other,
             };
+            name_bytes = name_bytes.saturating_add(name.len());
+            if name_bytes > MAX_NAME_BYTES {
+                bail!(
+                    "the archive's entry names exceed {MAX_NAME_BYTES} bytes: not an image archive"
+                );
+            }
             // Later entries replace earlier ones, as when a tar is extracted.
             entries.insert(name, value);
         }
@@ -112,6 +131,53 @@ impl TarIndex {
         }
         bail!("{name} in the archive is a link loop")
     }
+}
+
+/// Walks the raw 512-byte headers before the tar reader sees them, refusing header extensions
+/// larger than [`MAX_EXTENSION_SIZE`] and more than [`MAX_ENTRIES`] entries: the reader would
+/// otherwise buffer a 256 MiB "long name" whole. Reads one header at a time and seeks past data;
+/// anything malformed is left to the reader, which reports it.
+fn check_headers(file: &mut File, file_len: u64) -> Result<()> {
+    let mut offset = 0u64;
+    let mut block = [0u8; 512];
+    for _ in 0..=MAX_ENTRIES {
+        if offset.saturating_add(512) > file_len {
+            return Ok(());
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(&mut block)?;
+        if block.iter().all(|b| *b == 0) {
+            return Ok(());
+        }
+        let header = tar::Header::from_byte_slice(&block);
+        let Ok(size) = header.entry_size() else {
+            return Ok(());
+        };
+        let kind = header.entry_type();
+        let extension = match kind {
+            EntryType::GNULongName => Some("GNU long name"),
+            EntryType::GNULongLink => Some("GNU long link name"),
+            EntryType::XHeader => Some("PAX extended header"),
+            EntryType::XGlobalHeader => Some("PAX global header"),
+            _ => None,
+        };
+        if let Some(what) = extension
+            && size > MAX_EXTENSION_SIZE
+        {
+            bail!(
+                "tar entry at byte {offset} is a {what} of {size} bytes (at most {MAX_EXTENSION_SIZE} accepted): not an image archive"
+            );
+        }
+        let Some(next) = size
+            .checked_add(511)
+            .map(|s| s & !511)
+            .and_then(|s| s.checked_add(offset + 512))
+        else {
+            return Ok(());
+        };
+        offset = next;
+    }
+    bail!("the archive has more than {MAX_ENTRIES} entries: not an image archive")
 }
 
 /// An archive-relative path with `.` removed and a leading `/` dropped; `..` is resolved and may

@@ -355,15 +355,26 @@ impl Auth {
             }
             .into());
         }
-        // Token spec: 60 s when unspecified. Renew a little early so a request never leaves
-        // with a token that dies in flight; short tokens renew at half their life.
-        let life = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(1));
-        let margin = (life / 2).min(Duration::from_secs(30));
+        // Registered before the token is first used, so no log line can show it.
+        crate::runner::add_mask(&value);
         Ok(Token {
+            renew_at: renew_at(started, parsed.expires_in),
             value: Secret::new(value),
-            renew_at: started + life - margin,
         })
     }
+}
+
+/// Token lifetimes beyond this are treated as this: a token server's `expires_in` is network
+/// data, and `Instant + u64::MAX seconds` overflows (a panic, with `panic = "abort"` a silent
+/// death). A day is far beyond any real registry token (Docker Hub's live 300 s).
+const MAX_TOKEN_LIFE: Duration = Duration::from_secs(24 * 3600);
+
+/// When to fetch a new token. Token spec: 60 s when unspecified. Renew a little early so a
+/// request never leaves with a token that dies in flight; short tokens renew at half their life.
+fn renew_at(started: Instant, expires_in: Option<u64>) -> Instant {
+    let life = Duration::from_secs(expires_in.unwrap_or(60).max(1)).min(MAX_TOKEN_LIFE);
+    let margin = (life / 2).min(Duration::from_secs(30));
+    started.checked_add(life - margin).unwrap_or(started)
 }
 
 #[derive(Deserialize)]
@@ -470,6 +481,23 @@ mod tests {
         assert!(!jwt_denies_push(&jwt(r#"{"sub":"x"}"#), "u/app"));
         assert!(!jwt_denies_push("opaque-token", "u/app"));
         assert!(!jwt_denies_push("a.!!!.c", "u/app"));
+    }
+
+    #[test]
+    fn token_lifetimes_from_the_network_never_overflow() {
+        let now = Instant::now();
+        for expires in [
+            None,
+            Some(0),
+            Some(1),
+            Some(300),
+            Some(u64::MAX / 2),
+            Some(u64::MAX),
+        ] {
+            let at = renew_at(now, expires);
+            assert!(at >= now && at <= now + MAX_TOKEN_LIFE, "{expires:?}");
+        }
+        assert_eq!(renew_at(now, Some(300)), now + Duration::from_secs(270));
     }
 
     #[test]

@@ -253,11 +253,11 @@ impl Registry {
                 .rsplit('-')
                 .next()
                 .and_then(|e| e.trim().parse::<u64>().ok())
-            && end + 1 != size
+            && end.checked_add(1) != Some(size)
         {
             anyhow::bail!(
                 "the registry stored {} of {size} bytes streamed (Range: {range})",
-                end + 1
+                end.saturating_add(1)
             );
         }
         Ok((next, BlobInfo { digest, size }))

@@ -250,6 +250,14 @@ impl Registry {
     ) -> Result<Response> {
         let inner = &*self.inner;
         check_transport(&url)?;
+        // Credentials go to the registry's own origin only (as go-containerregistry and oras-go
+        // do): an upload `Location` on another host — blob storage, or a hostile registry's
+        // choice — gets no Authorization, which for Basic auth would be the password itself.
+        if url.origin() != inner.addr.base_url().origin() {
+            return self
+                .send_once(&method, &url, &headers, body, &AuthHeader::None)
+                .await;
+        }
         let auth = inner
             .auth
             .header(&inner.http, &inner.counters, scopes, None)

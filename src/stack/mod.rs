@@ -51,7 +51,7 @@ pub use deploy::deploy;
 pub use destroy::destroy;
 pub use error::StackError;
 pub use events::{StackEventLine, is_cancellation, root_cause};
-pub use overrides::{load_overrides, parse_overrides};
+pub use overrides::{override_file, parse_overrides};
 pub use params::{ParamPlan, validate_parameters};
 pub use poll::PollPolicy;
 pub use request::{DeployOutcome, DeployPlan, DeployRequest, DestroyOutcome, Operation, Scaling};

@@ -9,22 +9,15 @@ use serde_yaml::Value;
 
 use super::template::scalar_text;
 
-/// Reads the input, following it to a file when it names one.
-pub fn load_overrides(input: &str) -> Result<Vec<(String, String)>> {
+/// The file the input names (`file://PATH`, or a bare path of an existing file), if any. The
+/// caller reads it under the workspace rules (config::files) and hands the text to
+/// [`parse_overrides`].
+pub fn override_file(input: &str) -> Option<&str> {
     let input = input.trim();
-    let path = input.strip_prefix("file://").map(Path::new).or_else(|| {
-        let p = Path::new(input);
-        (!input.is_empty() && !input.contains(['\n', '=', '{', ':']) && p.is_file()).then_some(p)
-    });
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading parameter-overrides file {}", p.display()))?;
-            parse_overrides(&text)
-                .with_context(|| format!("in parameter-overrides file {}", p.display()))
-        }
-        None => parse_overrides(input),
-    }
+    input.strip_prefix("file://").or_else(|| {
+        (!input.is_empty() && !input.contains(['\n', '=', '{', ':']) && Path::new(input).is_file())
+            .then_some(input)
+    })
 }
 
 /// Parses override text. Keys must be unique; a repeated key is an error, not a silent "last wins".
@@ -141,16 +134,15 @@ mod tests {
     }
 
     #[test]
-    fn follows_a_file() {
+    fn names_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("params.yml");
         std::fs::write(&f, "Cpu: 1024\n").unwrap();
-        let want = pairs(&[("Cpu", "1024")]);
-        assert_eq!(load_overrides(f.to_str().unwrap()).unwrap(), want);
-        assert_eq!(
-            load_overrides(&format!("file://{}", f.display())).unwrap(),
-            want
-        );
-        assert!(load_overrides("file:///nonexistent/x.yml").is_err());
+        let path = f.to_str().unwrap();
+        assert_eq!(override_file(path), Some(path));
+        assert_eq!(override_file(&format!("file://{path}")), Some(path));
+        assert_eq!(override_file("file:///dev/zero"), Some("/dev/zero"));
+        assert_eq!(override_file("Cpu=1"), None);
+        assert_eq!(override_file("/nonexistent/x.yml"), None);
     }
 }

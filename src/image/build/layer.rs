@@ -12,6 +12,7 @@ use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
 use tar::{EntryType, Header};
 
+use super::ignore::{IGNORE_FILE, Ignore, credential_kind};
 use crate::image::compress::Encoder;
 use crate::image::digest;
 use crate::image::media::Compression;
@@ -29,6 +30,42 @@ pub struct Built {
     pub digest: Digest,
     pub size: u64,
     pub diff_id: Digest,
+    /// What went in, for the log.
+    pub packed: Packed,
+}
+
+/// What a directory build put into the layer and what it left out.
+#[derive(Debug, Default)]
+pub struct Packed {
+    pub files: u64,
+    pub bytes: u64,
+    /// The largest files, biggest first, at most [`LARGEST_SHOWN`].
+    pub largest: Vec<(String, u64)>,
+    /// `.git` entries skipped (never packed).
+    pub git_skipped: u64,
+    /// Entries left out by `.dockerignore` (a skipped directory counts once).
+    pub ignored: u64,
+}
+
+pub const LARGEST_SHOWN: usize = 5;
+
+impl Packed {
+    fn add_file(&mut self, rel: &str, len: u64) {
+        self.files += 1;
+        self.bytes += len;
+        let at = self.largest.partition_point(|(_, l)| *l >= len);
+        if at < LARGEST_SHOWN {
+            self.largest.insert(at, (rel.to_string(), len));
+            self.largest.truncate(LARGEST_SHOWN);
+        }
+    }
+}
+
+/// The walk of a directory source: the ignore rules, credential files found, and the tally.
+struct Walk {
+    ignore: Ignore,
+    refused: Vec<(String, &'static str)>,
+    packed: Packed,
 }
 
 pub fn write(content: &Content, out: &Path, compression: Compression) -> Result<Built> {
@@ -36,13 +73,35 @@ pub fn write(content: &Content, out: &Path, compression: Compression) -> Result<
     let compressed = Hashing::new(BufWriter::with_capacity(1 << 20, file));
     let encoder = Encoder::new(compression, compressed)?;
     let mut tar = tar::Builder::new(Hashing::new(encoder));
+    let mut packed = Packed::default();
     match content {
         Content::Binary { path, name } => {
             append_dir(&mut tar, "app", 0o755)?;
             let meta = std::fs::metadata(path)?;
             append_file(&mut tar, &format!("app/{name}"), path, 0o755, meta.len())?;
+            packed.add_file(name, meta.len());
         }
-        Content::Dir(root) => append_tree(&mut tar, root, Path::new(""))?,
+        Content::Dir(root) => {
+            let mut walk = Walk {
+                ignore: Ignore::load(root)?,
+                refused: Vec::new(),
+                packed: Packed::default(),
+            };
+            append_tree(&mut tar, &mut walk, root, Path::new(""))?;
+            if !walk.refused.is_empty() {
+                let list: Vec<String> = walk
+                    .refused
+                    .iter()
+                    .map(|(rel, why)| format!("{rel} ({why})"))
+                    .collect();
+                bail!(
+                    "refusing to pack credential files into the image: {}. Add them to {IGNORE_FILE} in {} to leave them out, or name them in a `!` line there to pack them deliberately",
+                    list.join(", "),
+                    root.display()
+                );
+            }
+            packed = walk.packed;
+        }
     }
     let tar_hash = tar.into_inner().context("finishing the layer tar")?;
     let (encoder, diff_id, _) = tar_hash.finish();
@@ -53,11 +112,18 @@ pub fn write(content: &Content, out: &Path, compression: Compression) -> Result<
         digest,
         size,
         diff_id,
+        packed,
     })
 }
 
-/// Depth-first, children sorted by name: the order never depends on the file system.
-fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path) -> Result<()> {
+/// Depth-first, children sorted by name: the order never depends on the file system. Symlinks
+/// go in as links, never followed (their targets may lie outside the directory).
+fn append_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    walk: &mut Walk,
+    dir: &Path,
+    rel: &Path,
+) -> Result<()> {
     let mut children = std::fs::read_dir(dir)
         .with_context(|| format!("listing {}", dir.display()))?
         .map(|e| e.map(|e| e.file_name()))
@@ -72,11 +138,31 @@ fn append_tree<W: Write>(tar: &mut tar::Builder<W>, dir: &Path, rel: &Path) -> R
         let meta = std::fs::symlink_metadata(&path)?;
         let mode = meta.permissions().mode() & 0o7777;
         let kind = meta.file_type();
+        if name == ".git" {
+            walk.packed.git_skipped += 1;
+            continue;
+        }
+        let excluded = walk.ignore.excluded(rel_str);
         if kind.is_dir() {
-            append_dir(tar, rel_str, mode)?;
-            append_tree(tar, &path, &rel)?;
+            if excluded && !walk.ignore.has_exceptions() {
+                walk.packed.ignored += 1;
+                continue;
+            }
+            if !excluded {
+                append_dir(tar, rel_str, mode)?;
+            }
+            append_tree(tar, walk, &path, &rel)?;
+        } else if excluded {
+            walk.packed.ignored += 1;
         } else if kind.is_file() {
+            if let Some(why) = credential_kind(rel_str, &path)
+                && !walk.ignore.explicitly_included(rel_str)
+            {
+                walk.refused.push((rel_str.to_string(), why));
+                continue;
+            }
             append_file(tar, rel_str, &path, mode, meta.len())?;
+            walk.packed.add_file(rel_str, meta.len());
         } else if kind.is_symlink() {
             let target = std::fs::read_link(&path)?;
             let mut h = header(EntryType::Symlink, 0o777, 0);

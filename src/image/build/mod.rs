@@ -7,6 +7,7 @@
 //! `created` from `SOURCE_DATE_EPOCH` or the commit's time, never the clock.
 
 mod config;
+mod ignore;
 mod layer;
 mod provenance;
 
@@ -75,6 +76,9 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
     let scratch = Arc::new(scratch_dir()?);
     let layer_path = Arc::new(scratch.0.join("layer"));
     let built = layer::write(&content, &layer_path, spec.compression)?;
+    if let layer::Content::Dir(dir) = &content {
+        crate::runner::info(&packed_line(dir, &built.packed));
+    }
     let layer_type = match spec.compression {
         Compression::Gzip => MediaType::ImageLayerGzip,
         Compression::Zstd => MediaType::ImageLayerZstd,
@@ -123,6 +127,45 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         source: format!("build of {}", spec.from.display()),
         scratch: Some(scratch),
     })
+}
+
+/// One log line saying what a directory build packed, so a file that should not be in a
+/// (possibly public) image is seen: counts, bytes, the largest files, and what was left out.
+fn packed_line(dir: &std::path::Path, p: &layer::Packed) -> String {
+    let largest: Vec<String> = p
+        .largest
+        .iter()
+        .map(|(name, len)| format!("{name} {}", human_bytes(*len)))
+        .collect();
+    let mut line = format!(
+        "packed {} files, {} from {}",
+        p.files,
+        human_bytes(p.bytes),
+        dir.display()
+    );
+    if !largest.is_empty() {
+        line.push_str(&format!("; largest: {}", largest.join(", ")));
+    }
+    if p.git_skipped > 0 {
+        line.push_str("; .git left out");
+    }
+    if p.ignored > 0 {
+        line.push_str(&format!(
+            "; {} entries left out by {}",
+            p.ignored,
+            ignore::IGNORE_FILE
+        ));
+    }
+    line
+}
+
+/// Exact below a megabyte (a small file matters too), else the push report's `12.3 MB`.
+fn human_bytes(n: u64) -> String {
+    if n < 1_000_000 {
+        format!("{n} bytes")
+    } else {
+        super::report::megabytes(n)
+    }
 }
 
 fn scratch_dir() -> Result<ScratchDir> {
