@@ -114,7 +114,8 @@ async fn assumed(settings: &AwsSettings, assumer: RoleAssumer) -> Result<SdkConf
 /// Region and emulator endpoint, shared by every configuration built here.
 fn loader(settings: &AwsSettings) -> ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(settings.region.clone()));
+        .region(Region::new(settings.region.clone()))
+        .http_client(crate::net::aws_http_client());
     match &settings.endpoint_url {
         Some(url) => loader.endpoint_url(url),
         None => loader,

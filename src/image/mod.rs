@@ -15,6 +15,7 @@ mod load;
 mod media;
 mod model;
 mod oci_layout;
+mod platform;
 mod plan;
 mod push;
 mod report;
@@ -23,9 +24,13 @@ mod store;
 mod tar_index;
 
 pub use blob::BlobSource;
-pub use build::{BuildSpec, Provenance, build};
+pub use build::{BuildSpec, Provenance, build, build_platforms};
 pub use load::load_archive;
 pub use media::Compression;
+pub use platform::{
+    Platform, PlatformInput, elf_platform, parse_inputs as parse_platform_inputs,
+    resolve as resolve_platform,
+};
 pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
 pub use push::{PushOptions, push};
 pub use report::{LayerOutcome, LayerResult, PushReport};

@@ -7,6 +7,7 @@
 //! `created` from `SOURCE_DATE_EPOCH` or the commit's time, never the clock.
 
 mod config;
+mod index;
 mod layer;
 mod provenance;
 
@@ -23,6 +24,7 @@ use super::model::{
     ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc, ScratchDir,
 };
 
+pub use index::build_platforms;
 pub use provenance::Provenance;
 
 /// What to build (`image-from`, `image-cmd`, `image-port`, `image-env`, `compression`).
@@ -59,6 +61,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
             .and_then(|n| n.to_str())
             .filter(|n| !n.is_empty())
             .context("image-from has no usable file name")?;
+        check_machine(&spec.from, &spec.architecture)?;
         layer::Content::Binary {
             path: spec.from.clone(),
             name: name.to_string(),
@@ -121,8 +124,20 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         images: vec![image],
         index: None,
         source: format!("build of {}", spec.from.display()),
-        scratch: Some(scratch),
+        scratch: vec![scratch],
     })
+}
+
+/// An image labelled with another architecture than its binary's would be pulled by the wrong
+/// runners and die there with `exec format error`.
+fn check_machine(binary: &std::path::Path, architecture: &str) -> Result<()> {
+    match super::platform::elf_platform(binary) {
+        Ok(Some(found)) if found.architecture() != architecture => bail!(
+            "the binary is built for {found} but the image was to be linux/{architecture}"
+        ),
+        Ok(_) => Ok(()),
+        Err(e) => bail!("the binary {e}"),
+    }
 }
 
 fn scratch_dir() -> Result<ScratchDir> {
