@@ -3,16 +3,20 @@
 //! proxy — STS and CloudFormation (moto), the registry and its token server, the GitHub OIDC
 //! token endpoint and the GitHub API (wiremock) — except to hosts `NO_PROXY` lists.
 //!
-//! The stand-ins speak plain HTTP, so clients send absolute-form requests (not `CONNECT`) to the
-//! proxy; the proxy counts both forms per target. Nothing is exempt by being on loopback: the
-//! counts prove the traffic really went through the proxy.
+//! The stand-ins speak plain HTTP: reached as `http://`, clients send the proxy absolute-form
+//! requests; behind a TLS front (`https://`, certificate trusted through `SSL_CERT_FILE`), they
+//! open `CONNECT` tunnels. The proxy counts both per target, and nothing is exempt by being on
+//! loopback: the counts prove the traffic really went through the proxy.
 
 mod common;
 #[path = "support/forward_proxy.rs"]
 mod forward_proxy;
+#[path = "support/tls_front.rs"]
+mod tls_front;
 
 use common::stand_in;
 use forward_proxy::ForwardProxy;
+use tls_front::TlsFront;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -101,18 +105,25 @@ async fn github() -> MockServer {
     server
 }
 
+/// Deploy behind the proxy: AWS (moto) and GitHub (the OIDC token and the deployment record)
+/// over `https://` through TLS fronts, so as `CONNECT` tunnels, trusted only through
+/// `SSL_CERT_FILE`; the registry and its token server over plain `http://`, so as absolute-form
+/// requests. Every connection any stand-in accepted came through the proxy.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_client_goes_through_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
     let proxy = ForwardProxy::start().await.unwrap();
     let gh = github().await;
-    let dir = tempfile::tempdir().unwrap();
-    let moto = stand_in("ECS_TEST_MOTO_URL");
+    let (cert, key) = tls_front::self_signed(dir.path(), "stand-ins").unwrap();
+    let moto_addr = authority(&stand_in("ECS_TEST_MOTO_URL")).parse().unwrap();
+    let moto = TlsFront::start(&cert, &key, moto_addr).await.unwrap();
+    let github = TlsFront::start(&cert, &key, *gh.address()).await.unwrap();
     let registry = stand_in("ECS_TEST_REGISTRY");
     let inputs = [
         ("mode", "deploy".to_string()),
         ("aws-region", "us-east-1".to_string()),
         ("role-to-assume", "arn:aws:iam::123456789012:role/proxied".to_string()),
-        ("aws-endpoint-url", moto.clone()),
+        ("aws-endpoint-url", moto.url()),
         ("docker-hub-username", stand_in("ECS_TEST_REGISTRY_USERNAME")),
         ("docker-hub-token", stand_in("ECS_TEST_REGISTRY_PASSWORD")),
         ("registry", registry.clone()),
@@ -127,40 +138,73 @@ async fn every_client_goes_through_the_proxy() {
         ("HTTP_PROXY", proxy.url()),
         ("HTTPS_PROXY", proxy.url()),
         ("no_proxy", String::new()),
-        ("GITHUB_API_URL", gh.uri()),
-        ("GITHUB_SERVER_URL", gh.uri()),
-        ("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/idtoken?api-version=2.0", gh.uri())),
+        ("SSL_CERT_FILE", cert.to_string_lossy().into_owned()),
+        ("GITHUB_API_URL", github.url()),
+        ("GITHUB_SERVER_URL", github.url()),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/idtoken?api-version=2.0", github.url())),
         ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-bearer-proxied".to_string()),
     ];
     let run = run(dir.path(), &inputs, &env);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout
-            .contains(&format!("proxy: https:// via {0}, http:// via {0}; NO_PROXY: (none)", proxy.url())),
+        run.stdout.contains(&format!(
+            "proxy: https:// via {0}, http:// via {0}; NO_PROXY: (none)",
+            proxy.url()
+        )),
         "{}",
         run.stdout
     );
+    assert!(!run.stdout.contains("::warning::"), "{}", run.stdout);
 
     let counts = proxy.counts();
-    eprintln!("proxy counts: {counts:?}");
-    let github_requests = gh.received_requests().await.unwrap_or_default();
-    let through = |url: &str| counts.through(&authority(url));
-    // STS (AssumeRoleWithWebIdentity, GetCallerIdentity), CloudFormation and ECS: all to moto.
-    assert!(through(&moto) >= 4, "AWS calls bypassed the proxy: {counts:?}");
-    assert!(through(&registry) >= 4, "registry calls bypassed the proxy: {counts:?}");
-    assert!(
-        through(&stand_in("ECS_TEST_TOKEN_URL")) >= 1,
-        "token server calls bypassed the proxy: {counts:?}"
+    eprintln!(
+        "proxy counts: {counts:?}; TLS connections: moto {}, github {}",
+        moto.connections(),
+        github.connections()
     );
-    // The OIDC token and the deployment record (create + statuses): every request GitHub saw
-    // came through the proxy.
+    let tunnels = |front: &TlsFront| counts.tunnels.get(&front.addr.to_string()).copied().unwrap_or(0);
+    // STS (AssumeRoleWithWebIdentity, GetCallerIdentity), CloudFormation and ECS.
+    assert!(moto.connections() >= 1);
+    assert_eq!(tunnels(&moto), moto.connections(), "AWS bypassed the proxy: {counts:?}");
+    // The OIDC token, then the deployment record (create + statuses): all answered.
+    let github_requests = gh.received_requests().await.unwrap_or_default();
     assert!(github_requests.len() >= 3, "{github_requests:?}");
     assert_eq!(
-        through(&gh.uri()),
-        github_requests.len(),
-        "GitHub requests bypassed the proxy: {counts:?}"
+        tunnels(&github),
+        github.connections(),
+        "GitHub bypassed the proxy: {counts:?}"
+    );
+    assert!(counts.through(&registry) >= 4, "registry calls bypassed the proxy: {counts:?}");
+    assert!(
+        counts.through(&authority(&stand_in("ECS_TEST_TOKEN_URL"))) >= 1,
+        "token server calls bypassed the proxy: {counts:?}"
     );
     assert!(counts.refused.is_empty(), "{counts:?}");
+}
+
+/// The same certificate is refused without `SSL_CERT_FILE`: trust really comes from the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_is_refused_without_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = tls_front::self_signed(dir.path(), "untrusted").unwrap();
+    let moto_addr = authority(&stand_in("ECS_TEST_MOTO_URL")).parse().unwrap();
+    let moto = TlsFront::start(&cert, &key, moto_addr).await.unwrap();
+    let inputs = [
+        ("mode", "destroy".to_string()),
+        ("aws-region", "us-east-1".to_string()),
+        ("aws-access-key-id", "test".to_string()),
+        ("aws-secret-access-key", "test".to_string()),
+        ("aws-endpoint-url", moto.url()),
+        ("stack-name", unique("never-created")),
+    ];
+    let trusted = run(
+        dir.path(),
+        &inputs,
+        &[("SSL_CERT_FILE", cert.to_string_lossy().into_owned())],
+    );
+    assert_eq!(trusted.code, Some(0), "{}\n{}", trusted.stdout, trusted.stderr);
+    let untrusted = run(dir.path(), &inputs, &[]);
+    assert_ne!(untrusted.code, Some(0), "{}", untrusted.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -103,15 +103,10 @@ async fn handle(mut client: TcpStream, counts: Arc<Mutex<Counts>>) -> std::io::R
             f(&mut c);
         }
     };
-    let refuse = |client: &mut TcpStream, what: String| {
-        record(&|c| c.refused.push(what.clone()));
-        let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        async move { client.write_all(answer.as_bytes()).await }
-    };
 
     if method.eq_ignore_ascii_case("CONNECT") {
         if !is_loopback_authority(&target) {
-            return refuse(&mut client, format!("CONNECT {target}")).await;
+            return refuse(&mut client, &counts, format!("CONNECT {target}")).await;
         }
         let mut upstream = TcpStream::connect(&target).await?;
         record(&|c| *c.tunnels.entry(target.clone()).or_default() += 1);
@@ -124,14 +119,14 @@ async fn handle(mut client: TcpStream, counts: Arc<Mutex<Counts>>) -> std::io::R
     }
 
     let Some(after_scheme) = target.strip_prefix("http://") else {
-        return refuse(&mut client, format!("{method} {target}")).await;
+        return refuse(&mut client, &counts, format!("{method} {target}")).await;
     };
     let (authority, path) = match after_scheme.find('/') {
         Some(i) => (&after_scheme[..i], &after_scheme[i..]),
         None => (after_scheme, "/"),
     };
     if !is_loopback_authority(authority) {
-        return refuse(&mut client, format!("{method} {target}")).await;
+        return refuse(&mut client, &counts, format!("{method} {target}")).await;
     }
     let authority = authority.to_string();
     let mut upstream = TcpStream::connect(&authority).await?;
@@ -184,6 +179,18 @@ async fn handle(mut client: TcpStream, counts: Arc<Mutex<Counts>>) -> std::io::R
     let _ = cw.shutdown().await;
     up.abort();
     Ok(())
+}
+
+async fn refuse(
+    client: &mut TcpStream,
+    counts: &Mutex<Counts>,
+    what: String,
+) -> std::io::Result<()> {
+    if let Ok(mut c) = counts.lock() {
+        c.refused.push(what);
+    }
+    let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    client.write_all(answer.as_bytes()).await
 }
 
 fn is_hop_by_hop(line: &str) -> bool {
