@@ -678,15 +678,10 @@ fn build_image(
 }
 
 fn build_source(raw: &RawInputs, value: &str, errs: &mut InputErrors) -> Option<ImageSource> {
-    let from = match image::parse_platform_inputs(value) {
-        Ok(inputs) => inputs,
-        Err(problems) => {
-            for p in problems {
-                errs.push("image-from", p);
-            }
-            Vec::new()
-        }
-    };
+    let (from, problems) = image::parse_platform_inputs(value);
+    for p in problems {
+        errs.push("image-from", p);
+    }
     for input in &from {
         let path = input.path.display().to_string();
         if !input.path.exists() {

@@ -73,8 +73,9 @@ pub struct PlatformInput {
 }
 
 /// Parses `image-from`: one path, or lines of `os/arch=path` (blank lines ignored). Paths are
-/// not checked here. Returns every problem found, each a sentence.
-pub fn parse_inputs(value: &str) -> Result<Vec<PlatformInput>, Vec<String>> {
+/// not checked here. Returns the well-formed entries and every problem found (each a sentence),
+/// so that the entries can still be checked and all mistakes reported at once.
+pub fn parse_inputs(value: &str) -> (Vec<PlatformInput>, Vec<String>) {
     let lines: Vec<&str> = value
         .lines()
         .map(str::trim)
@@ -85,10 +86,13 @@ pub fn parse_inputs(value: &str) -> Result<Vec<PlatformInput>, Vec<String>> {
     if let [only] = lines.as_slice()
         && declared_platform(only).is_none()
     {
-        return Ok(vec![PlatformInput {
-            platform: None,
-            path: PathBuf::from(only),
-        }]);
+        return (
+            vec![PlatformInput {
+                platform: None,
+                path: PathBuf::from(only),
+            }],
+            Vec::new(),
+        );
     }
     for line in &lines {
         let Some((name, path)) = declared_platform(line) else {
@@ -122,11 +126,7 @@ pub fn parse_inputs(value: &str) -> Result<Vec<PlatformInput>, Vec<String>> {
     if inputs.is_empty() && errors.is_empty() {
         errors.push("is empty".to_string());
     }
-    if errors.is_empty() {
-        Ok(inputs)
-    } else {
-        Err(errors)
-    }
+    (inputs, errors)
 }
 
 /// `linux/arm64=dist/app` → (`linux/arm64`, `dist/app`); a plain path (even one holding `=`
@@ -207,7 +207,8 @@ mod tests {
 
     #[test]
     fn one_path_takes_no_platform() {
-        let got = parse_inputs("  dist/webapp \n").unwrap();
+        let (got, errs) = parse_inputs("  dist/webapp \n");
+        assert!(errs.is_empty());
         assert_eq!(
             got,
             vec![PlatformInput {
@@ -216,24 +217,28 @@ mod tests {
             }]
         );
         // `=` in a plain path is not a platform line.
-        assert_eq!(parse_inputs("out/a=b.bin").unwrap()[0].platform, None);
+        assert_eq!(parse_inputs("out/a=b.bin").0[0].platform, None);
     }
 
     #[test]
     fn lines_map_platforms_to_paths() {
-        let got = parse_inputs("linux/amd64=dist/amd64/app\n\nlinux/arm64 = dist/arm64/app\n").unwrap();
+        let (got, errs) =
+            parse_inputs("linux/amd64=dist/amd64/app\n\nlinux/arm64 = dist/arm64/app\n");
+        assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].platform, Some(Platform::Amd64));
         assert_eq!(got[1].platform, Some(Platform::Arm64));
         assert_eq!(got[1].path, PathBuf::from("dist/arm64/app"));
         // A single platform line is a single-platform build for that platform.
-        let one = parse_inputs("linux/arm64=app").unwrap();
+        let (one, _) = parse_inputs("linux/arm64=app");
         assert_eq!(one[0].platform, Some(Platform::Arm64));
     }
 
     #[test]
     fn bad_lines_are_each_reported() {
-        let errs = parse_inputs("linux/amd64=a\nlinux/amd64=b\nwindows/amd64=c\nplain\nlinux/arm64=").unwrap_err();
+        let (good, errs) =
+            parse_inputs("linux/amd64=a\nlinux/amd64=b\nwindows/amd64=c\nplain\nlinux/arm64=");
+        assert_eq!(good.len(), 1, "the well-formed line is kept");
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(errs[0].contains("more than once"));
         assert!(errs[1].contains("\"windows/amd64\" is not supported"));
