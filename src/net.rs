@@ -1,5 +1,6 @@
-//! Outbound HTTP, the same for every client: the registry, the OIDC token request and the smoke
-//! check (reqwest), GitHub (octocrab, running on reqwest) and AWS (the SDK's hyper client).
+//! Outbound HTTP, the same for every client: the registry, the OIDC token request, the smoke
+//! check and GitHub (octocrab, running on reqwest) through [`http_client_builder`]; AWS through
+//! the SDK's own hyper client.
 //!
 //! Proxies: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (upper case first, then lower
 //! case), which the runner passes into container actions on self-hosted runners. Every client
@@ -9,39 +10,21 @@
 //! absolute-form requests for `http://` ones. `NO_PROXY` is a comma-separated list of host names
 //! (each also matching its subdomains; a leading dot changes nothing), IP addresses, CIDR ranges,
 //! or `*` for everything; an entry never carries a port, and loopback is *not* exempt unless
-//! listed. reqwest honours these by itself; the AWS SDK's default client and octocrab's default
-//! hyper client ignore them, hence the builders here.
+//! listed. reqwest honours these by itself, and so does the AWS SDK's default client from
+//! behavior version 2025-08-07 on (`aws::loader` asks for the latest); octocrab's default hyper
+//! client ignores them, hence it runs on reqwest.
 //!
 //! Trust roots: the system bundle, or the `SSL_CERT_FILE` / `SSL_CERT_DIR` given instead (OpenSSL
 //! semantics: they replace it), loaded by rustls-native-certs for reqwest (through the platform
 //! verifier) and for the AWS client alike. octocrab's default client has Mozilla's roots compiled
-//! in and would ignore them, which running it on reqwest also fixes.
-
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder, Connector};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+//! in and would ignore them, which running it on reqwest also fixes. `tests/proxy.rs` holds all
+//! of this to account, for every client.
 
 /// A reqwest builder with the proxy and trust-root rules above (reqwest's defaults), for every
 /// client built on reqwest, so none of them can drift from the others.
 pub fn http_client_builder() -> reqwest::ClientBuilder {
     crate::install_crypto_provider();
     reqwest::Client::builder()
-}
-
-/// The AWS SDK's hyper client with the proxy rules applied; connect and read timeouts still come
-/// from each SDK client's own settings.
-pub fn aws_http_client() -> SharedHttpClient {
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut builder = Connector::builder().proxy_config(ProxyConfig::from_env());
-        builder.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            builder.set_sleep_impl(components.sleep_impl());
-        }
-        builder
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .build()
-    })
 }
 
 /// One line describing the proxies in effect, credentials hidden; `None` without a proxy.

@@ -114,8 +114,7 @@ async fn assumed(settings: &AwsSettings, assumer: RoleAssumer) -> Result<SdkConf
 /// Region and emulator endpoint, shared by every configuration built here.
 fn loader(settings: &AwsSettings) -> ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(settings.region.clone()))
-        .http_client(crate::net::aws_http_client());
+        .region(Region::new(settings.region.clone()));
     match &settings.endpoint_url {
         Some(url) => loader.endpoint_url(url),
         None => loader,
