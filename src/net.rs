@@ -42,7 +42,8 @@ pub fn describe_proxy(env: impl Fn(&str) -> Option<String>) -> Option<String> {
     if https.is_none() && http.is_none() {
         return None;
     }
-    let shown = |v: Option<String>| v.map_or_else(|| "direct".to_string(), |v| without_userinfo(&v));
+    let shown =
+        |v: Option<String>| v.map_or_else(|| "direct".to_string(), |v| without_userinfo(&v));
     let no_proxy = first(["NO_PROXY", "no_proxy"]).unwrap_or_default();
     Some(format!(
         "proxy: https:// via {}, http:// via {}; NO_PROXY: {}",

@@ -52,7 +52,10 @@ fn push(dir: &Path, repo: &str, image_from: &str) -> Run {
     for (k, v) in [
         ("mode", "push".to_string()),
         ("registry", stand_in("ECS_TEST_REGISTRY")),
-        ("docker-hub-username", stand_in("ECS_TEST_REGISTRY_USERNAME")),
+        (
+            "docker-hub-username",
+            stand_in("ECS_TEST_REGISTRY_USERNAME"),
+        ),
         ("docker-hub-token", stand_in("ECS_TEST_REGISTRY_PASSWORD")),
         ("image", repo.to_string()),
         ("image-from", image_from.to_string()),
@@ -198,8 +201,16 @@ fn a_single_binary_takes_its_own_platform() {
     assert_eq!(run.code, Some(0), "{}", run.text);
     let reference = format!("docker://{}/{repo}:v1", stand_in("ECS_TEST_REGISTRY"));
     let raw = json(&skopeo(&["inspect", "--raw", &reference]));
-    assert_eq!(raw["mediaType"], "application/vnd.oci.image.manifest.v1+json");
-    let info = json(&skopeo(&["--override-arch", "arm64", "inspect", &reference]));
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let info = json(&skopeo(&[
+        "--override-arch",
+        "arm64",
+        "inspect",
+        &reference,
+    ]));
     assert_eq!(info["Architecture"], "arm64", "{info}");
 }
 
@@ -220,7 +231,11 @@ fn a_binary_given_for_another_platform_is_refused_before_any_push() {
         "\"amd/webapp\" is a linux/amd64 binary but was given for linux/arm64",
         "platform \"linux/s390x\" is not supported",
     ] {
-        assert!(run.text.contains(expected), "missing {expected:?}:\n{}", run.text);
+        assert!(
+            run.text.contains(expected),
+            "missing {expected:?}:\n{}",
+            run.text
+        );
     }
     assert!(run.text.contains("image-from"), "{}", run.text);
     assert!(!run.text.contains("pushed"), "{}", run.text);

@@ -16,10 +16,10 @@ mod tls_front;
 
 use common::stand_in;
 use forward_proxy::ForwardProxy;
-use tls_front::TlsFront;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
+use tls_front::TlsFront;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -93,12 +93,15 @@ async fn github() -> MockServer {
     Mock::given(method("GET"))
         .and(path("/idtoken"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({"value": "eyJhbGciOi.proxied.jwt"})),
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"value": "eyJhbGciOi.proxied.jwt"})),
         )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path_regex(r"^/repos/octo/webapp/deployments(/7/statuses)?$"))
+        .and(path_regex(
+            r"^/repos/octo/webapp/deployments(/7/statuses)?$",
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 7})))
         .mount(&server)
         .await;
@@ -122,9 +125,15 @@ async fn every_client_goes_through_the_proxy() {
     let inputs = [
         ("mode", "deploy".to_string()),
         ("aws-region", "us-east-1".to_string()),
-        ("role-to-assume", "arn:aws:iam::123456789012:role/proxied".to_string()),
+        (
+            "role-to-assume",
+            "arn:aws:iam::123456789012:role/proxied".to_string(),
+        ),
         ("aws-endpoint-url", moto.url()),
-        ("docker-hub-username", stand_in("ECS_TEST_REGISTRY_USERNAME")),
+        (
+            "docker-hub-username",
+            stand_in("ECS_TEST_REGISTRY_USERNAME"),
+        ),
         ("docker-hub-token", stand_in("ECS_TEST_REGISTRY_PASSWORD")),
         ("registry", registry.clone()),
         ("image", unique("octo/proxied")),
@@ -141,8 +150,14 @@ async fn every_client_goes_through_the_proxy() {
         ("SSL_CERT_FILE", cert.to_string_lossy().into_owned()),
         ("GITHUB_API_URL", github.url()),
         ("GITHUB_SERVER_URL", github.url()),
-        ("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/idtoken?api-version=2.0", github.url())),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-bearer-proxied".to_string()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/idtoken?api-version=2.0", github.url()),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "runner-bearer-proxied".to_string(),
+        ),
     ];
     let run = run(dir.path(), &inputs, &env);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
@@ -162,10 +177,20 @@ async fn every_client_goes_through_the_proxy() {
         moto.connections(),
         github.connections()
     );
-    let tunnels = |front: &TlsFront| counts.tunnels.get(&front.addr.to_string()).copied().unwrap_or(0);
+    let tunnels = |front: &TlsFront| {
+        counts
+            .tunnels
+            .get(&front.addr.to_string())
+            .copied()
+            .unwrap_or(0)
+    };
     // STS (AssumeRoleWithWebIdentity, GetCallerIdentity), CloudFormation and ECS.
     assert!(moto.connections() >= 1);
-    assert_eq!(tunnels(&moto), moto.connections(), "AWS bypassed the proxy: {counts:?}");
+    assert_eq!(
+        tunnels(&moto),
+        moto.connections(),
+        "AWS bypassed the proxy: {counts:?}"
+    );
     // The OIDC token, then the deployment record (create + statuses): all answered.
     let github_requests = gh.received_requests().await.unwrap_or_default();
     assert!(github_requests.len() >= 3, "{github_requests:?}");
@@ -174,7 +199,10 @@ async fn every_client_goes_through_the_proxy() {
         github.connections(),
         "GitHub bypassed the proxy: {counts:?}"
     );
-    assert!(counts.through(&registry) >= 4, "registry calls bypassed the proxy: {counts:?}");
+    assert!(
+        counts.through(&registry) >= 4,
+        "registry calls bypassed the proxy: {counts:?}"
+    );
     assert!(
         counts.through(&authority(&stand_in("ECS_TEST_TOKEN_URL"))) >= 1,
         "token server calls bypassed the proxy: {counts:?}"
@@ -202,7 +230,13 @@ async fn an_untrusted_certificate_is_refused_without_ssl_cert_file() {
         &inputs,
         &[("SSL_CERT_FILE", cert.to_string_lossy().into_owned())],
     );
-    assert_eq!(trusted.code, Some(0), "{}\n{}", trusted.stdout, trusted.stderr);
+    assert_eq!(
+        trusted.code,
+        Some(0),
+        "{}\n{}",
+        trusted.stdout,
+        trusted.stderr
+    );
     let untrusted = run(dir.path(), &inputs, &[]);
     assert_ne!(untrusted.code, Some(0), "{}", untrusted.stdout);
 }
@@ -220,7 +254,10 @@ async fn no_proxy_hosts_are_reached_directly() {
     let registry = format!("localhost:{port}");
     let inputs = [
         ("mode", "push".to_string()),
-        ("docker-hub-username", stand_in("ECS_TEST_REGISTRY_USERNAME")),
+        (
+            "docker-hub-username",
+            stand_in("ECS_TEST_REGISTRY_USERNAME"),
+        ),
         ("docker-hub-token", stand_in("ECS_TEST_REGISTRY_PASSWORD")),
         ("registry", registry.clone()),
         ("image", unique("octo/direct")),
@@ -265,5 +302,10 @@ async fn no_proxy_hosts_are_reached_directly() {
     let run = self::run(dir.path(), &inputs, &env);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("does not exist"), "{}", run.stdout);
-    assert_eq!(proxy.counts().total(), counts.total(), "{:?}", proxy.counts());
+    assert_eq!(
+        proxy.counts().total(),
+        counts.total(),
+        "{:?}",
+        proxy.counts()
+    );
 }

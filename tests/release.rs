@@ -41,7 +41,11 @@ fn the_released_action_yml_is_valid_and_runs_the_image_by_digest() {
 
     let reference = format!("ghcr.io/owner/ecs-poc-action@{DIGEST}");
     let out = rewrite(&file, &reference);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let schema = Command::new(format!(
         "{}/bin/check-jsonschema",
@@ -60,7 +64,10 @@ fn the_released_action_yml_is_valid_and_runs_the_image_by_digest() {
 
     let mut after = yaml(&file);
     assert_eq!(after["runs"]["using"], "docker");
-    assert_eq!(after["runs"]["image"], format!("docker://{reference}").as_str());
+    assert_eq!(
+        after["runs"]["image"],
+        format!("docker://{reference}").as_str()
+    );
     // Everything else is exactly as before.
     after["runs"]["image"] = before["runs"]["image"].clone();
     assert_eq!(after, before);
@@ -88,7 +95,11 @@ fn references_not_pinned_by_digest_are_refused() {
     ] {
         let out = rewrite(&file, bad);
         assert!(!out.status.success(), "accepted {bad:?}");
-        assert_eq!(std::fs::read(&file).unwrap(), original, "{bad:?} changed the file");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            original,
+            "{bad:?} changed the file"
+        );
     }
 }
 

@@ -15,8 +15,8 @@ mod load;
 mod media;
 mod model;
 mod oci_layout;
-mod platform;
 mod plan;
+mod platform;
 mod push;
 mod report;
 mod rewrite;
@@ -27,11 +27,11 @@ pub use blob::BlobSource;
 pub use build::{BuildSpec, Provenance, build, build_platforms};
 pub use load::load_archive;
 pub use media::Compression;
+pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
 pub use platform::{
     Platform, PlatformInput, elf_platform, parse_inputs as parse_platform_inputs,
     resolve as resolve_platform,
 };
-pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
 pub use push::{PushOptions, push};
 pub use report::{LayerOutcome, LayerResult, PushReport};
 

@@ -135,9 +135,9 @@ fn declared_platform(line: &str) -> Option<(&str, &str)> {
     let (name, path) = line.split_once('=')?;
     let name = name.trim();
     let looks_like_platform = name.contains('/')
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        && name.split('/').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
     looks_like_platform.then_some((name, path.trim()))
 }
 
@@ -160,7 +160,11 @@ pub fn elf_platform(path: &Path) -> Result<Option<Platform>, String> {
     let machine = match header[5] {
         1 => u16::from_le_bytes([header[18], header[19]]),
         2 => u16::from_be_bytes([header[18], header[19]]),
-        other => return Err(format!("has an ELF header with an invalid byte order ({other})")),
+        other => {
+            return Err(format!(
+                "has an ELF header with an invalid byte order ({other})"
+            ));
+        }
     };
     match Platform::from_elf_machine(machine) {
         Some(p) => Ok(Some(p)),
@@ -183,9 +187,9 @@ pub fn resolve(input: &PlatformInput) -> Result<Platform, String> {
         None
     };
     match (input.platform, found) {
-        (Some(declared), Some(binary)) if declared != binary => Err(format!(
-            "is a {binary} binary but was given for {declared}"
-        )),
+        (Some(declared), Some(binary)) if declared != binary => {
+            Err(format!("is a {binary} binary but was given for {declared}"))
+        }
         (Some(declared), _) => Ok(declared),
         (None, Some(binary)) => Ok(binary),
         (None, None) => Ok(Platform::host()),
@@ -273,7 +277,10 @@ mod tests {
             Platform::Arm64
         );
         let err = resolve(&given(Some(Platform::Amd64), &arm)).unwrap_err();
-        assert!(err.contains("is a linux/arm64 binary but was given for linux/amd64"), "{err}");
+        assert!(
+            err.contains("is a linux/arm64 binary but was given for linux/amd64"),
+            "{err}"
+        );
         assert_eq!(
             resolve(&given(Some(Platform::Arm64), &script)).unwrap(),
             Platform::Arm64

@@ -53,9 +53,8 @@ pub fn build_specs(config: &Config, source: &ImageSource) -> Result<Vec<BuildSpe
     let provenance = Provenance::from_env(Path::new(&workspace))?;
     from.iter()
         .map(|input| {
-            let platform = image::resolve_platform(input).map_err(|e| {
-                anyhow::anyhow!("image-from: {} {e}", input.path.display())
-            })?;
+            let platform = image::resolve_platform(input)
+                .map_err(|e| anyhow::anyhow!("image-from: {} {e}", input.path.display()))?;
             Ok(BuildSpec {
                 from: input.path.clone(),
                 cmd: cmd.clone().unwrap_or_default(),

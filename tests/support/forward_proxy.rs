@@ -195,9 +195,14 @@ async fn refuse(
 
 fn is_hop_by_hop(line: &str) -> bool {
     let name = line.split(':').next().unwrap_or_default().trim();
-    ["connection", "keep-alive", "proxy-connection", "proxy-authorization"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// The request head (up to the blank line) and whatever body bytes arrived with it.

@@ -31,7 +31,14 @@ pub fn self_signed(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String>
     let cert = dir.join(format!("{name}-cert.pem"));
     let key = dir.join(format!("{name}-key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
@@ -50,7 +57,11 @@ pub fn self_signed(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String>
 impl TlsFront {
     /// Serves TLS with the certificate and key of `self_signed` on 127.0.0.1:0 in front of
     /// `upstream` (which must be loopback).
-    pub async fn start(cert_file: &Path, key_file: &Path, upstream: SocketAddr) -> Result<Self, String> {
+    pub async fn start(
+        cert_file: &Path,
+        key_file: &Path,
+        upstream: SocketAddr,
+    ) -> Result<Self, String> {
         if !upstream.ip().is_loopback() {
             return Err(format!("{upstream} is not loopback"));
         }

@@ -56,7 +56,10 @@ pub fn build_platforms(specs: &[BuildSpec]) -> Result<LoadedImage> {
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": entries,
     });
-    let doc = ManifestDoc::new(MediaType::ImageIndex, Bytes::from(serde_json::to_vec(&index)?));
+    let doc = ManifestDoc::new(
+        MediaType::ImageIndex,
+        Bytes::from(serde_json::to_vec(&index)?),
+    );
     let platforms: Vec<String> = specs
         .iter()
         .map(|s| format!("linux/{}", s.architecture))

@@ -132,9 +132,9 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
 /// runners and die there with `exec format error`.
 fn check_machine(binary: &std::path::Path, architecture: &str) -> Result<()> {
     match super::platform::elf_platform(binary) {
-        Ok(Some(found)) if found.architecture() != architecture => bail!(
-            "the binary is built for {found} but the image was to be linux/{architecture}"
-        ),
+        Ok(Some(found)) if found.architecture() != architecture => {
+            bail!("the binary is built for {found} but the image was to be linux/{architecture}")
+        }
         Ok(_) => Ok(()),
         Err(e) => bail!("the binary {e}"),
     }
