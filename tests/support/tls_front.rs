@@ -65,11 +65,11 @@ impl TlsFront {
         if !upstream.ip().is_loopback() {
             return Err(format!("{upstream} is not loopback"));
         }
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
             .map_err(|e| e.to_string())?
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
-        let key = PrivateKeyDer::from_pem_file(&key_file).map_err(|e| e.to_string())?;
+        let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| e.to_string())?;
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let config = rustls::ServerConfig::builder()
             .with_no_client_auth()
