@@ -129,8 +129,9 @@ pub fn parse_inputs(value: &str) -> (Vec<PlatformInput>, Vec<String>) {
     (inputs, errors)
 }
 
-/// `linux/arm64=dist/app` → (`linux/arm64`, `dist/app`); a plain path (even one holding `=`
-/// after a directory name with a dot or no slash before it) → None.
+/// `linux/arm64=dist/app` → (`linux/arm64`, `dist/app`). A path holding `=` is a plain path
+/// (None) unless what precedes the `=` is shaped like `os/arch` (words of letters, digits and `_`
+/// joined by `/`): `a=b` and `out.d/a=b` are paths, `out/a=b` is an (unsupported) platform.
 fn declared_platform(line: &str) -> Option<(&str, &str)> {
     let (name, path) = line.split_once('=')?;
     let name = name.trim();
@@ -221,7 +222,10 @@ mod tests {
             }]
         );
         // `=` in a plain path is not a platform line.
-        assert_eq!(parse_inputs("out/a=b.bin").0[0].platform, None);
+        assert_eq!(parse_inputs("out.d/a=b.bin").0[0].platform, None);
+        assert_eq!(parse_inputs("a=b").0[0].platform, None);
+        // …but a prefix shaped like `os/arch` is read as a platform, and checked as one.
+        assert!(parse_inputs("out/a=b.bin").1[0].contains("\"out/a\" is not supported"));
     }
 
     #[test]
