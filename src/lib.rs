@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod github;
 pub mod image;
+pub mod net;
 pub mod pipeline;
 pub mod registry;
 pub mod report;

@@ -35,8 +35,7 @@ pub async fn fetch_id_token(request: &OidcRequest, audience: &str) -> Result<Sec
         .map_err(|e| fail(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}")))?;
     url.query_pairs_mut().append_pair("audience", audience);
 
-    crate::install_crypto_provider();
-    let client = reqwest::Client::builder()
+    let client = crate::net::http_client_builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
         .map_err(|e| fail(format!("building the HTTP client: {e}")))?;

@@ -8,6 +8,7 @@ pub mod raw;
 pub mod values;
 
 pub use crate::image::Compression;
+use crate::image::{self, PlatformInput};
 use crate::secret::Secret;
 pub use context::{Env, GithubContext};
 pub use errors::{InputError, InputErrors};
@@ -79,9 +80,9 @@ pub struct RegistryLogin {
 pub enum ImageSource {
     /// `docker save` tar, OCI archive or OCI layout directory.
     Archive(PathBuf),
-    /// Daemonless build from a static binary or a directory.
+    /// Daemonless build from a static binary or a directory, one per platform.
     Build {
-        from: PathBuf,
+        from: Vec<PlatformInput>,
         cmd: Option<Vec<String>>,
         port: u16,
         env: Vec<(String, String)>,
@@ -763,16 +764,24 @@ fn build_image(
     })
 }
 
-fn build_source(raw: &RawInputs, path: &str, errs: &mut InputErrors) -> Option<ImageSource> {
-    let from = PathBuf::from(path);
-    if !from.exists() {
-        errs.push(
-            "image-from",
-            format!(
-                "{} does not exist: expected a static binary or a directory",
-                shown(path)
-            ),
-        );
+fn build_source(raw: &RawInputs, value: &str, errs: &mut InputErrors) -> Option<ImageSource> {
+    let (from, problems) = image::parse_platform_inputs(value);
+    for p in problems {
+        errs.push("image-from", p);
+    }
+    for input in &from {
+        let path = input.path.display().to_string();
+        if !input.path.exists() {
+            errs.push(
+                "image-from",
+                format!(
+                    "{} does not exist: expected a static binary or a directory",
+                    shown(&path)
+                ),
+            );
+        } else if let Err(e) = image::resolve_platform(input) {
+            errs.push("image-from", format!("{} {e}", shown(&path)));
+        }
     }
     let cmd = raw.get("image-cmd").and_then(|c| {
         if c.starts_with('[') {

@@ -74,7 +74,7 @@ inputs! {
     image: "image", default "", secret false, "repository to push to (default <docker-hub-username>/<repository name>); without an image source, an existing reference (tag or digest) to deploy";
     tags: "tags", default "", secret false, "comma/newline list of tags (default sha-<short sha> and latest)";
     image_archive: "image-archive", default "", secret false, "docker save tar, OCI archive or OCI layout directory to push";
-    image_from: "image-from", default "", secret false, "daemonless build: a static binary or a directory made into a one-layer image on scratch";
+    image_from: "image-from", default "", secret false, "daemonless build: a static binary or a directory made into a one-layer image on scratch; or one linux/amd64=PATH / linux/arm64=PATH line per platform, pushed as a multi-platform index";
     image_cmd: "image-cmd", default "", secret false, "daemonless build: entrypoint (JSON array or a single path; default the binary)";
     image_port: "image-port", default "", secret false, "daemonless build: exposed port (default container-port)";
     image_env: "image-env", default "", secret false, "daemonless build: environment, K=V lines";

@@ -36,19 +36,30 @@ pub fn connect(settings: &GithubSettings, what: &str) -> Option<Github> {
         ));
         return None;
     }
-    crate::install_crypto_provider();
+    // On reqwest rather than octocrab's own hyper client, which ignores the runner's proxy
+    // variables and trusts only the roots compiled into it (see `crate::net`).
+    let http = match crate::net::http_client_builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .build()
+    {
+        Ok(http) => http,
+        Err(e) => {
+            runner::warning(&format!(
+                "cannot build the HTTP client ({e}): skipping the {what}"
+            ));
+            return None;
+        }
+    };
     let built = Octocrab::builder()
         .base_uri(settings.api_url.as_str())
         .map(|b| {
-            b.personal_token(token.to_string())
-                .add_header(
-                    http_header("x-github-api-version"),
-                    "2022-11-28".to_string(),
-                )
-                .set_connect_timeout(Some(Duration::from_secs(10)))
-                .set_read_timeout(Some(Duration::from_secs(30)))
+            b.personal_token(token.to_string()).add_header(
+                http_header("x-github-api-version"),
+                "2022-11-28".to_string(),
+            )
         })
-        .and_then(|b| b.build());
+        .and_then(|b| b.build_with_reqwest(http));
     match built {
         Ok(octocrab) => Some(Github {
             octocrab,

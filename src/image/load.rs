@@ -44,7 +44,7 @@ fn load(path: &Path) -> Result<LoadedImage> {
         images,
         index,
         source: format!("{kind} {}", path.display()),
-        scratch: None,
+        scratch: Vec::new(),
     })
 }
 

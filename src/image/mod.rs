@@ -17,6 +17,7 @@ mod model;
 mod oci_layout;
 mod pgzip;
 mod plan;
+mod platform;
 mod push;
 mod report;
 mod rewrite;
@@ -24,10 +25,14 @@ mod store;
 mod tar_index;
 
 pub use blob::BlobSource;
-pub use build::{BuildSpec, Provenance, build};
+pub use build::{BuildSpec, Provenance, build, build_platforms};
 pub use load::load_archive;
 pub use media::Compression;
 pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
+pub use platform::{
+    Platform, PlatformInput, elf_platform, parse_inputs as parse_platform_inputs,
+    resolve as resolve_platform,
+};
 pub use push::{PushOptions, push};
 pub use report::{LayerOutcome, LayerResult, PushReport};
 

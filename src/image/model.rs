@@ -106,8 +106,8 @@ pub struct LoadedImage {
     pub index: Option<ImageIndexDoc>,
     /// What it was loaded from, for logs.
     pub source: String,
-    #[allow(dead_code)] // held, not read: keeps a built layer's files alive as long as the image
-    pub(crate) scratch: Option<Arc<ScratchDir>>,
+    #[allow(dead_code)] // held, not read: keeps built layers' files alive as long as the image
+    pub(crate) scratch: Vec<Arc<ScratchDir>>,
 }
 
 impl LoadedImage {

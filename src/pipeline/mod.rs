@@ -32,6 +32,11 @@ pub async fn run(config: Config) -> Result<()> {
     state.report.mode = config.mode.as_str().to_string();
     state.report.stack = config.stack.name.clone();
     state.report.region = config.aws.region.clone();
+    // Read by the HTTP clients themselves (see `crate::net`); stated once so a proxy problem
+    // can be recognised in the log.
+    if let Some(line) = crate::net::describe_proxy(|name| std::env::var(name).ok()) {
+        runner::info(&line);
+    }
 
     let (result, cancelled) = {
         let work = stages::all(&config, &mut state, started);

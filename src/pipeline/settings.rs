@@ -3,7 +3,7 @@
 use crate::aws::{AwsSettings, OidcRequest, RoleSettings, StaticKeys, github_session_tags};
 use crate::config::{Config, ImageSource, Template};
 use crate::github::GithubSettings;
-use crate::image::{BuildSpec, Provenance};
+use crate::image::{self, BuildSpec, Provenance};
 use crate::stack::{self, Capability, DeployPlan, DeployRequest, PollPolicy, Scaling};
 use anyhow::Result;
 use std::path::Path;
@@ -37,7 +37,9 @@ pub fn github(config: &Config) -> GithubSettings {
     GithubSettings::from_env(config.github_token.clone(), &config.environment)
 }
 
-pub fn build_spec(config: &Config, source: &ImageSource) -> Result<Option<BuildSpec>> {
+/// One build per `image-from` input, each labelled with the platform its binary is for (checked
+/// again by the build itself).
+pub fn build_specs(config: &Config, source: &ImageSource) -> Result<Vec<BuildSpec>> {
     let ImageSource::Build {
         from,
         cmd,
@@ -45,18 +47,25 @@ pub fn build_spec(config: &Config, source: &ImageSource) -> Result<Option<BuildS
         env,
     } = source
     else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
-    Ok(Some(BuildSpec {
-        from: from.clone(),
-        cmd: cmd.clone().unwrap_or_default(),
-        port: Some(*port),
-        env: env.clone(),
-        architecture: "amd64".into(),
-        compression: config.image.compression,
-        provenance: Provenance::from_env(Path::new(&workspace))?,
-    }))
+    let provenance = Provenance::from_env(Path::new(&workspace))?;
+    from.iter()
+        .map(|input| {
+            let platform = image::resolve_platform(input)
+                .map_err(|e| anyhow::anyhow!("image-from: {} {e}", input.path.display()))?;
+            Ok(BuildSpec {
+                from: input.path.clone(),
+                cmd: cmd.clone().unwrap_or_default(),
+                port: Some(*port),
+                env: env.clone(),
+                architecture: platform.architecture().into(),
+                compression: config.image.compression,
+                provenance: provenance.clone(),
+            })
+        })
+        .collect()
 }
 
 pub fn template_body(config: &Config) -> &str {

@@ -40,7 +40,7 @@ pub fn health_url(base: &str, path: &str) -> String {
 }
 
 pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
-    let client = reqwest::Client::builder()
+    let client = crate::net::http_client_builder()
         .timeout(policy.request_timeout)
         .build()?;
     let started = Instant::now();

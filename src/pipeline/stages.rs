@@ -123,10 +123,9 @@ pub(super) async fn all(config: &Config, state: &mut State, started: Instant) ->
 fn prepare_image(config: &Config, source: &ImageSource) -> Result<LoadedImage> {
     match source {
         ImageSource::Archive(path) => image::load_archive(path),
-        ImageSource::Build { .. } => match settings::build_spec(config, source)? {
-            Some(spec) => image::build(&spec),
-            None => bail!("no build specification"),
-        },
+        ImageSource::Build { .. } => {
+            image::build_platforms(&settings::build_specs(config, source)?)
+        }
     }
 }
 

@@ -171,7 +171,7 @@ impl Registry {
         creds: Option<Credentials>,
         retry: RetryPolicy,
     ) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::net::http_client_builder()
             .user_agent(concat!("ecs-poc-action/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 if attempt.previous().len() >= 10 {

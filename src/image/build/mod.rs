@@ -8,6 +8,7 @@
 
 mod config;
 mod ignore;
+mod index;
 mod layer;
 mod provenance;
 
@@ -24,6 +25,7 @@ use super::model::{
     ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc, ScratchDir,
 };
 
+pub use index::build_platforms;
 pub use provenance::Provenance;
 
 /// What to build (`image-from`, `image-cmd`, `image-port`, `image-env`, `compression`).
@@ -60,6 +62,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
             .and_then(|n| n.to_str())
             .filter(|n| !n.is_empty())
             .context("image-from has no usable file name")?;
+        check_machine(&spec.from, &spec.architecture)?;
         layer::Content::Binary {
             path: spec.from.clone(),
             name: name.to_string(),
@@ -125,7 +128,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         images: vec![image],
         index: None,
         source: format!("build of {}", spec.from.display()),
-        scratch: Some(scratch),
+        scratch: vec![scratch],
     })
 }
 
@@ -165,6 +168,18 @@ fn human_bytes(n: u64) -> String {
         format!("{n} bytes")
     } else {
         super::report::megabytes(n)
+    }
+}
+
+/// An image labelled with another architecture than its binary's would be pulled by the wrong
+/// runners and die there with `exec format error`.
+fn check_machine(binary: &std::path::Path, architecture: &str) -> Result<()> {
+    match super::platform::elf_platform(binary) {
+        Ok(Some(found)) if found.architecture() != architecture => {
+            bail!("the binary is built for {found} but the image was to be linux/{architecture}")
+        }
+        Ok(_) => Ok(()),
+        Err(e) => bail!("the binary {e}"),
     }
 }
 
