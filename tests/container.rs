@@ -275,7 +275,10 @@ fn oidc_env(server: &wiremock::MockServer) -> Vec<(String, String)> {
             "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
             format!("{}/idtoken?api-version=2.0", server.uri()),
         ),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), RUNNER_BEARER.into()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+            RUNNER_BEARER.into(),
+        ),
     ]
 }
 

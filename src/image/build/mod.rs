@@ -9,19 +9,16 @@
 mod config;
 mod layer;
 mod provenance;
+mod spool;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use oci_spec::image::{Descriptor, MediaType};
 
-use super::blob::BlobSource;
 use super::media::{Compression, Family};
-use super::model::{
-    ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc, ScratchDir,
-};
+use super::model::{ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
 
 pub use provenance::Provenance;
 
@@ -40,7 +37,8 @@ pub struct BuildSpec {
     pub provenance: Provenance,
 }
 
-/// Builds the image into a temporary layer file and returns it ready to push.
+/// Builds the image (its layer in memory, or past `spool::MEMORY_LIMIT` in a scratch file) and
+/// returns it ready to push.
 pub fn build(spec: &BuildSpec) -> Result<LoadedImage> {
     build_inner(spec).with_context(|| format!("building an image from {}", spec.from.display()))
 }
@@ -72,9 +70,9 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         }
     }
 
-    let scratch = Arc::new(scratch_dir()?);
-    let layer_path = Arc::new(scratch.0.join("layer"));
-    let built = layer::write(&content, &layer_path, spec.compression)?;
+    let spool = spool::Spool::new(spool::MEMORY_LIMIT, spool::default_candidates());
+    let (spool, built) = layer::write(&content, spool, spec.compression)?;
+    let spooled = spool.finish()?;
     let layer_type = match spec.compression {
         Compression::Gzip => MediaType::ImageLayerGzip,
         Compression::Zstd => MediaType::ImageLayerZstd,
@@ -111,7 +109,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         },
         layers: vec![Layer {
             descriptor: layer_desc,
-            source: BlobSource::file_range(layer_path, 0, built.size),
+            source: spooled.source,
             form: LayerForm::AsIs,
         }],
         diff_ids: vec![built.diff_id],
@@ -121,17 +119,6 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         images: vec![image],
         index: None,
         source: format!("build of {}", spec.from.display()),
-        scratch: Some(scratch),
+        scratch: spooled.scratch,
     })
-}
-
-fn scratch_dir() -> Result<ScratchDir> {
-    let name = format!(
-        "ecs-poc-action-build-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    );
-    let dir = std::env::temp_dir().join(name);
-    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(ScratchDir(dir))
 }
