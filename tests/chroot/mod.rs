@@ -1,6 +1,6 @@
 //! The action as the runner really runs it: the statically linked release binary inside a root
 //! file system laid out like the Dockerfile's final stage (`FROM scratch`: the binary, the CA
-//! bundle, `/tmp`, nothing else), plus what the runner mounts (`/github/workspace` as the working
+//! bundle, `/tmp`, nothing else), the runtime's `/dev` nodes, plus what the runner mounts (`/github/workspace` as the working
 //! directory, `/github/home` as `HOME`, `/github/file_commands`, `/github/workflow/event.json`),
 //! entered with `unshare --root` (a chroot; the network namespace is shared, so the stand-ins on
 //! 127.0.0.1 answer) and the environment the runner passes to a container action.
@@ -120,6 +120,26 @@ impl Rootfs {
                         .unwrap();
                 }
             }
+        }
+        // What the container runtime gives every container, not the image: the basic devices
+        // (a static binary's random source falls back to /dev/urandom; without it, rand panics).
+        std::fs::create_dir(root.join("dev")).unwrap();
+        for (name, minor) in [
+            ("null", 3),
+            ("zero", 5),
+            ("full", 7),
+            ("random", 8),
+            ("urandom", 9),
+        ] {
+            let node = root.join("dev").join(name);
+            let ok = Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(&node)
+                .args(["c", "1", &minor.to_string()])
+                .status()
+                .expect("mknod")
+                .success();
+            assert!(ok, "mknod {}", node.display());
         }
         for mount in [
             "github/workspace",
