@@ -121,6 +121,21 @@ fn event_time(path: &Path) -> Option<(i64, CreatedFrom)> {
     Some((t, CreatedFrom::EventPushedAt))
 }
 
+/// `git log -1 --format=%ct` in the workspace; `None` when git or the repository is missing.
+fn commit_time(workspace: &Path) -> Option<i64> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(workspace)
+        .args(["log", "-1", "--format=%ct"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
 fn parse_rfc3339(s: &str) -> Option<i64> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
