@@ -196,7 +196,7 @@ mod tests {
         let (p, from) = resolve(
             vars(&[
                 ("SOURCE_DATE_EPOCH", "1700000000"),
-                ("GITHUB_EVENT_PATH", &event),
+                ("GITHUB_EVENT_PATH", event.as_str()),
             ]),
             repo.path(),
         )
@@ -218,7 +218,8 @@ mod tests {
                 "repository": {"pushed_at": 1_715_000_000}
             }),
         );
-        let (p, from) = resolve(vars(&[("GITHUB_EVENT_PATH", &event)]), repo.path()).unwrap();
+        let (p, from) =
+            resolve(vars(&[("GITHUB_EVENT_PATH", event.as_str())]), repo.path()).unwrap();
         assert_eq!(
             (p.created, from),
             (1_714_972_089, CreatedFrom::EventHeadCommit)
@@ -237,7 +238,8 @@ mod tests {
                 dir.path(),
                 serde_json::json!({"inputs": {"mode": "deploy"}, "repository": {"pushed_at": pushed_at}}),
             );
-            let (p, from) = resolve(vars(&[("GITHUB_EVENT_PATH", &event)]), dir.path()).unwrap();
+            let (p, from) =
+                resolve(vars(&[("GITHUB_EVENT_PATH", event.as_str())]), dir.path()).unwrap();
             assert_eq!((p.created, from), (want, CreatedFrom::EventPushedAt));
         }
     }
@@ -246,13 +248,14 @@ mod tests {
     fn git_comes_after_an_event_without_times_and_the_epoch_is_the_stated_last_resort() {
         let repo = repo_at(1_650_000_000);
         let event = event_file(repo.path(), serde_json::json!({"action": "opened"}));
-        let (p, from) = resolve(vars(&[("GITHUB_EVENT_PATH", &event)]), repo.path()).unwrap();
+        let (p, from) =
+            resolve(vars(&[("GITHUB_EVENT_PATH", event.as_str())]), repo.path()).unwrap();
         assert_eq!((p.created, from), (1_650_000_000, CreatedFrom::Git));
 
         let empty = tempfile::tempdir().unwrap();
-        let missing = empty.path().join("no-event.json");
+        let missing = empty.path().join("no-event.json").display().to_string();
         let (p, from) = resolve(
-            vars(&[("GITHUB_EVENT_PATH", &missing.to_string_lossy())]),
+            vars(&[("GITHUB_EVENT_PATH", missing.as_str())]),
             empty.path(),
         )
         .unwrap();
