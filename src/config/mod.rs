@@ -488,7 +488,7 @@ fn build_aws(
         errs.push(
             "aws-access-key-id",
             format!(
-                "mode {} needs AWS credentials: give role-to-assume (recommended, with `permissions: id-token: write`) or aws-access-key-id and aws-secret-access-key, or set credentials in an earlier step",
+                "mode {} needs AWS credentials: give role-to-assume (recommended, with `permissions: id-token: write`; the example workflows pass the repository variable AWS_DEPLOY_ROLE_ARN) or aws-access-key-id and aws-secret-access-key (the example workflows pass the repository secrets AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or set credentials in an earlier step",
                 mode.map_or("", Mode::as_str)
             ),
         );

@@ -3,7 +3,7 @@
 //! compressed file's the layer digest).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -68,9 +68,9 @@ struct Walk {
     packed: Packed,
 }
 
-pub fn write(content: &Content, out: &Path, compression: Compression) -> Result<Built> {
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let compressed = Hashing::new(BufWriter::with_capacity(1 << 20, file));
+/// Writes the compressed layer into `out` and returns `out` with the layer's digests.
+pub fn write<W: Write>(content: &Content, out: W, compression: Compression) -> Result<(W, Built)> {
+    let compressed = Hashing::new(out);
     let encoder = Encoder::new(compression, compressed)?;
     let mut tar = tar::Builder::new(Hashing::new(encoder));
     let mut packed = Packed::default();
@@ -106,14 +106,17 @@ pub fn write(content: &Content, out: &Path, compression: Compression) -> Result<
     let tar_hash = tar.into_inner().context("finishing the layer tar")?;
     let (encoder, diff_id, _) = tar_hash.finish();
     let compressed = encoder.finish().context("finishing layer compression")?;
-    let (mut file, digest, size) = compressed.finish();
-    file.flush().context("writing the layer")?;
-    Ok(Built {
-        digest,
-        size,
-        diff_id,
-        packed,
-    })
+    let (mut out, digest, size) = compressed.finish();
+    out.flush().context("writing the layer")?;
+    Ok((
+        out,
+        Built {
+            digest,
+            size,
+            diff_id,
+            packed,
+        },
+    ))
 }
 
 /// Depth-first, children sorted by name: the order never depends on the file system. Symlinks

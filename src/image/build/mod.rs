@@ -11,19 +11,16 @@ mod ignore;
 mod index;
 mod layer;
 mod provenance;
+mod spool;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use oci_spec::image::{Descriptor, MediaType};
 
-use super::blob::BlobSource;
 use super::media::{Compression, Family};
-use super::model::{
-    ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc, ScratchDir,
-};
+use super::model::{ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
 
 pub use index::build_platforms;
 pub use provenance::Provenance;
@@ -43,7 +40,8 @@ pub struct BuildSpec {
     pub provenance: Provenance,
 }
 
-/// Builds the image into a temporary layer file and returns it ready to push.
+/// Builds the image (its layer in memory, or past `spool::MEMORY_LIMIT` in a scratch file) and
+/// returns it ready to push.
 pub fn build(spec: &BuildSpec) -> Result<LoadedImage> {
     build_inner(spec).with_context(|| format!("building an image from {}", spec.from.display()))
 }
@@ -76,9 +74,9 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         }
     }
 
-    let scratch = Arc::new(scratch_dir()?);
-    let layer_path = Arc::new(scratch.0.join("layer"));
-    let built = layer::write(&content, &layer_path, spec.compression)?;
+    let spool = spool::Spool::new(spool::MEMORY_LIMIT, spool::default_candidates());
+    let (spool, built) = layer::write(&content, spool, spec.compression)?;
+    let spooled = spool.finish()?;
     if let layer::Content::Dir(dir) = &content {
         crate::runner::info(&packed_line(dir, &built.packed));
     }
@@ -118,7 +116,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         },
         layers: vec![Layer {
             descriptor: layer_desc,
-            source: BlobSource::file_range(layer_path, 0, built.size),
+            source: spooled.source,
             form: LayerForm::AsIs,
         }],
         diff_ids: vec![built.diff_id],
@@ -128,7 +126,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         images: vec![image],
         index: None,
         source: format!("build of {}", spec.from.display()),
-        scratch: vec![scratch],
+        scratch: spooled.scratch.into_iter().collect(),
     })
 }
 
@@ -181,15 +179,4 @@ fn check_machine(binary: &std::path::Path, architecture: &str) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) => bail!("the binary {e}"),
     }
-}
-
-fn scratch_dir() -> Result<ScratchDir> {
-    let name = format!(
-        "ecs-poc-action-build-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    );
-    let dir = std::env::temp_dir().join(name);
-    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(ScratchDir(dir))
 }
