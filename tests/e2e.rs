@@ -168,7 +168,11 @@ fn assert_no_leak(run: &Run) {
 fn table_ids(summary: &str) -> Vec<String> {
     summary
         .lines()
-        .filter(|l| ["| Add |", "| Modify |", "| Remove |"].iter().any(|a| l.starts_with(a)))
+        .filter(|l| {
+            ["| Add |", "| Modify |", "| Remove |"]
+                .iter()
+                .any(|a| l.starts_with(a))
+        })
         .filter_map(|l| l.split('|').nth(2))
         .map(|id| id.trim().trim_matches('`').to_string())
         .collect()
@@ -339,7 +343,12 @@ async fn deploy_rerun_new_image_preview_destroy() {
             .into_iter()
             .filter_map(|(id, condition)| condition.is_none().then_some(id))
             .collect();
-    assert_eq!(table_ids(&first.summary), unconditional, "{}", first.summary);
+    assert_eq!(
+        table_ids(&first.summary),
+        unconditional,
+        "{}",
+        first.summary
+    );
 
     // Rerun: a no-op end to end (the bundled template, the live count, UsePreviousValue for the
     // rest): CloudFormation's empty change set, nothing executed.
@@ -361,7 +370,12 @@ async fn deploy_rerun_new_image_preview_destroy() {
         Some("CREATE_COMPLETE"),
         "nothing executed"
     );
-    assert!(unexecuted_change_sets(&cfn, &stack).await.unwrap().is_empty());
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A changed target CPU, previewed: exactly the resources of the template that read it.
     let cpu = action(
@@ -448,7 +462,12 @@ async fn deploy_rerun_new_image_preview_destroy() {
             .as_deref(),
         Some(second.outputs["image-ref"].as_str())
     );
-    assert!(unexecuted_change_sets(&cfn, &stack).await.unwrap().is_empty());
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Destroy.
     let destroy = action(

@@ -156,7 +156,10 @@ async fn creates_then_updates_with_a_new_image() {
         Some(IMAGE_B)
     );
     assert_eq!(
-        stack_param(&c, &name, "MinCapacity").await.unwrap().as_deref(),
+        stack_param(&c, &name, "MinCapacity")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("1")
     );
 }
@@ -175,7 +178,10 @@ async fn a_parameter_change_lists_exactly_the_resources_using_it() {
     let out = stack::deploy(&c, &changed).await.expect("preview");
     assert!(out.has_changes && !out.executed);
     let expected = common::resources_using(DEFAULT_TEMPLATE, "TargetCpuUtilization");
-    assert!(!expected.is_empty(), "the template reads TargetCpuUtilization");
+    assert!(
+        !expected.is_empty(),
+        "the template reads TargetCpuUtilization"
+    );
     assert_eq!(changed_ids(&out.changes), expected, "{:?}", out.changes);
     for change in &out.changes {
         assert_eq!(
@@ -194,15 +200,16 @@ async fn a_parameter_change_lists_exactly_the_resources_using_it() {
     );
 }
 
-/// Change sets of the stack still waiting to be executed. moto lists every stack's change sets
-/// (it ignores StackName) and keeps executed ones, so both are filtered here.
+/// Change sets of the stack that were not executed (waiting, or FAILED and left behind). moto
+/// lists every stack's change sets (it ignores StackName) and keeps executed ones, so both are
+/// filtered here.
 async fn pending_change_sets(c: &Clients, stack: &str) -> anyhow::Result<Vec<String>> {
     let sets = c.cfn.list_change_sets().stack_name(stack).send().await?;
     Ok(sets
         .summaries()
         .iter()
         .filter(|s| s.stack_name() == Some(stack))
-        .filter(|s| s.execution_status() == Some(&ExecutionStatus::Available))
+        .filter(|s| s.execution_status() != Some(&ExecutionStatus::ExecuteComplete))
         .filter_map(|s| s.change_set_name().map(String::from))
         .collect())
 }
@@ -235,7 +242,9 @@ async fn rerun_without_changes_is_a_cheap_success() {
         "outputs are still reported: {:?}",
         again.outputs
     );
-    assert!(again.cfn_calls <= 4, "{} calls", again.cfn_calls);
+    // DescribeStacks, ListStackResources (the service, for its live count), CreateChangeSet,
+    // DescribeChangeSet (FAILED: no changes), DeleteChangeSet.
+    assert!(again.cfn_calls <= 5, "{} calls", again.cfn_calls);
     // Alone this takes ~1.0 s, 0.9 s of it moto's CreateChangeSet parsing the template; with
     // the whole suite sharing moto it varies, so only a gross regression (a sleep) fails here.
     assert!(took < Duration::from_secs(4), "{took:?}");
@@ -243,7 +252,13 @@ async fn rerun_without_changes_is_a_cheap_success() {
         pending_change_sets(&c, &name).await.unwrap().is_empty(),
         "the empty change set is deleted"
     );
-    let status = c.cfn.describe_stacks().stack_name(&name).send().await.unwrap();
+    let status = c
+        .cfn
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         status.stacks().first().and_then(|s| s.stack_status()),
         Some(&stack::StackStatus::CreateComplete),
@@ -306,7 +321,11 @@ async fn preview_of_a_new_stack_leaves_nothing_behind() {
         .collect();
     let listed: Vec<String> = out.changes.iter().map(|c| c.logical_id.clone()).collect();
     assert_eq!(listed, expected);
-    assert!(out.changes.iter().all(|c| c.action == "Add"), "{:?}", out.changes);
+    assert!(
+        out.changes.iter().all(|c| c.action == "Add"),
+        "{:?}",
+        out.changes
+    );
     // Neither the change set nor an empty REVIEW_IN_PROGRESS stack is left behind.
     let live: Vec<String> = c
         .cfn

@@ -535,16 +535,25 @@ async fn private_subnets_follow_the_parameter_across_updates() {
     )
     .await;
     let private = moto.read_back(&stack);
-    let mut subnets: Vec<_> = private["subnets"].as_object().unwrap().keys().cloned().collect();
+    let mut subnets: Vec<_> = private["subnets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     subnets.sort();
     assert_eq!(
         subnets,
-        ["PrivateSubnetA", "PrivateSubnetB", "PublicSubnetA", "PublicSubnetB"]
+        [
+            "PrivateSubnetA",
+            "PrivateSubnetB",
+            "PublicSubnetA",
+            "PublicSubnetB"
+        ]
     );
     assert_eq!(private["nat_gateways"].as_array().unwrap().len(), 2);
     assert_eq!(
-        private["subnets"]["PublicSubnetA"]["id"],
-        public_only["subnets"]["PublicSubnetA"]["id"],
+        private["subnets"]["PublicSubnetA"]["id"], public_only["subnets"]["PublicSubnetA"]["id"],
         "the public subnets are kept, not replaced"
     );
 

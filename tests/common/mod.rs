@@ -21,7 +21,10 @@ pub fn template_resources(body: &str) -> Vec<(String, Option<String>)> {
         .iter()
         .map(|(id, res)| {
             let id = id.as_str().expect("logical id").to_string();
-            let condition = res.get("Condition").and_then(|c| c.as_str()).map(String::from);
+            let condition = res
+                .get("Condition")
+                .and_then(|c| c.as_str())
+                .map(String::from);
             (id, condition)
         })
         .collect()
