@@ -4,8 +4,9 @@
 Run it exactly like `moto_server` (same arguments), from a venv with `moto[server]` 5.x:
     python moto_server.py -H 127.0.0.1 -p 5001
 
-Copied verbatim (apart from this paragraph) from the shared stand-in `../shared/moto/server.py`
-so that a clean checkout of this repo is self-contained; scripts/lib/standins.sh starts it.
+Fixes 1 and 2 are copied from the shared stand-in `../shared/moto/server.py`, so that a clean
+checkout of this repo is self-contained; 3-5 are this project's. scripts/lib/standins.sh starts
+this file (not the shared one).
 
 Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 1. ExecuteChangeSet leaves the stack's Outputs empty; AWS fills them (DescribeStacks shows them
@@ -23,7 +24,8 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 5. (this project's addition) A resource moto cannot update in place (e.g. AWS::Logs::LogGroup) is
    lost from the stack on any Modify; AWS updates it. It is kept.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
-test_moto_server.py pins every fix against a server started in-process.
+test_moto_server.py pins fixes 4 and 5 against a server started in-process; tests/template_moto.rs
+and tests/stack_moto.rs pin 1-3 (outputs, DeleteStack, attributes read back).
 """
 import os
 import sys
