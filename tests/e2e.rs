@@ -45,9 +45,6 @@ fn base_inputs(stack: &str, repo: &str) -> Vec<(String, String)> {
         ("stack-name", stack.to_string()),
         ("smoke-check", "false".to_string()),
         ("github-token", GITHUB_TOKEN.to_string()),
-        // moto loses the log group on an update when LogRetentionDays was left to its default at
-        // create ("GetAtt references undefined resource LogGroup"); AWS does not.
-        ("parameter-overrides", "LogRetentionDays=7".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -167,6 +164,20 @@ fn assert_no_leak(run: &Run) {
     }
 }
 
+/// Logical ids of the summary's change table, in order.
+fn table_ids(summary: &str) -> Vec<String> {
+    summary
+        .lines()
+        .filter(|l| {
+            ["| Add |", "| Modify |", "| Remove |"]
+                .iter()
+                .any(|a| l.starts_with(a))
+        })
+        .filter_map(|l| l.split('|').nth(2))
+        .map(|id| id.trim().trim_matches('`').to_string())
+        .collect()
+}
+
 /// A small "application" file for the daemonless build; different content → different digest.
 fn app_file(dir: &Path, content: &str) -> PathBuf {
     let path = dir.join("app");
@@ -187,31 +198,47 @@ async fn cfn() -> Cfn {
     Cfn::new(&config)
 }
 
-async fn stack_parameter(cfn: &Cfn, stack: &str, name: &str) -> Option<String> {
-    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    let stack = out.stacks().first()?;
-    stack
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some(name))
-        .and_then(|p| p.parameter_value().map(String::from))
+/// The live stack named `stack`, `None` once it is gone (deleted, or never made). Any other
+/// error fails the test: it must not read as "no stack".
+async fn live_stack(
+    cfn: &Cfn,
+    stack: &str,
+) -> anyhow::Result<Option<aws_sdk_cloudformation::types::Stack>> {
+    use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+    match cfn.describe_stacks().stack_name(stack).send().await {
+        Ok(out) => Ok(out
+            .stacks()
+            .first()
+            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
+            .cloned()),
+        Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("DescribeStacks {stack}: {e:?}")),
+    }
 }
 
-async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> Vec<String> {
-    match cfn.list_change_sets().stack_name(stack).send().await {
-        Ok(out) => out
-            .summaries()
+/// Parameter `name` of the live stack; `None` when the stack is gone or lacks the parameter.
+async fn stack_parameter(cfn: &Cfn, stack: &str, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(live_stack(cfn, stack).await?.and_then(|s| {
+        s.parameters()
             .iter()
-            // moto lists every stack's change sets whatever StackName says.
-            .filter(|s| s.stack_name() == Some(stack))
-            .filter(|s| {
-                s.execution_status()
-                    .is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE")
-            })
-            .filter_map(|s| s.change_set_name().map(String::from))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+            .find(|p| p.parameter_key() == Some(name))
+            .and_then(|p| p.parameter_value().map(String::from))
+    }))
+}
+
+async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> anyhow::Result<Vec<String>> {
+    let out = cfn.list_change_sets().stack_name(stack).send().await?;
+    Ok(out
+        .summaries()
+        .iter()
+        // moto lists every stack's change sets whatever StackName says.
+        .filter(|s| s.stack_name() == Some(stack))
+        .filter(|s| {
+            s.execution_status()
+                .is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE")
+        })
+        .filter_map(|s| s.change_set_name().map(String::from))
+        .collect())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,22 +330,71 @@ async fn deploy_rerun_new_image_preview_destroy() {
     }
     let cfn = cfn().await;
     assert_eq!(
-        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        stack_parameter(&cfn, &stack, "ImageUri")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(image_ref.as_str())
     );
+    // With default parameters every resource Condition of the bundled template is false (no
+    // certificate, public subnets): the table lists exactly the unconditional resources.
+    let unconditional: Vec<String> =
+        common::template_resources(ecs_poc_action::stack::DEFAULT_TEMPLATE)
+            .into_iter()
+            .filter_map(|(id, condition)| condition.is_none().then_some(id))
+            .collect();
+    assert_eq!(
+        table_ids(&first.summary),
+        unconditional,
+        "{}",
+        first.summary
+    );
 
-    // Rerun: a no-op end to end.
+    // Rerun: a no-op end to end (the bundled template, the live count, UsePreviousValue for the
+    // rest): CloudFormation's empty change set, nothing executed.
     let rerun = action(dir.path(), &inputs, &[]);
     assert_eq!(rerun.code, Some(0), "{}\n{}", rerun.stdout, rerun.stderr);
     assert_eq!(rerun.outputs["image-digest"], digest);
-    // Whether the change set is empty is shown with a template moto can judge (see
-    // `noop_rerun_changes_nothing`): moto resolves UsePreviousValue Number parameters to
-    // integers and so sees changes in the bundled template where AWS sees none.
+    assert_eq!(rerun.outputs["has-changes"], "false", "{}", rerun.summary);
+    assert_eq!(rerun.outputs["url"], first.outputs["url"]);
     assert!(
-        rerun.summary.contains("0 pushed, 1 skipped") && rerun.summary.contains("0.0 MB uploaded"),
+        rerun.summary.contains("0 pushed, 1 skipped")
+            && rerun.summary.contains("0.0 MB uploaded")
+            && rerun.summary.contains("No changes"),
         "{}",
         rerun.summary
     );
+    let after = live_stack(&cfn, &stack).await.unwrap().expect("stack");
+    assert_eq!(
+        after.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE"),
+        "nothing executed"
+    );
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A changed target CPU, previewed: exactly the resources of the template that read it.
+    let cpu = action(
+        dir.path(),
+        &with(inputs.clone(), &[("mode", "preview"), ("target-cpu", "45")]),
+        &[],
+    );
+    assert_eq!(cpu.code, Some(0), "{}\n{}", cpu.stdout, cpu.stderr);
+    assert_eq!(cpu.outputs["has-changes"], "true");
+    let using = common::resources_using(
+        ecs_poc_action::stack::DEFAULT_TEMPLATE,
+        "TargetCpuUtilization",
+    );
+    assert!(!using.is_empty());
+    assert_eq!(table_ids(&cpu.summary), using, "{}", cpu.summary);
+    for id in &using {
+        let row = format!("| Modify | `{id}` |");
+        assert!(cpu.summary.contains(&row), "{row}:\n{}", cpu.summary);
+    }
     eprintln!(
         "no-op rerun took {:.2} s (whole process)",
         rerun.elapsed.as_secs_f64()
@@ -332,7 +408,10 @@ async fn deploy_rerun_new_image_preview_destroy() {
     assert_ne!(second.outputs["image-digest"], digest);
     assert_eq!(second.outputs["has-changes"], "true");
     assert_eq!(
-        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        stack_parameter(&cfn, &stack, "ImageUri")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(second.outputs["image-ref"].as_str())
     );
 
@@ -377,10 +456,18 @@ async fn deploy_rerun_new_image_preview_destroy() {
         preview.summary
     );
     assert_eq!(
-        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        stack_parameter(&cfn, &stack, "ImageUri")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(second.outputs["image-ref"].as_str())
     );
-    assert!(unexecuted_change_sets(&cfn, &stack).await.is_empty());
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Destroy.
     let destroy = action(
@@ -396,7 +483,7 @@ async fn deploy_rerun_new_image_preview_destroy() {
         destroy.stderr
     );
     assert_eq!(destroy.outputs["stack-status"], "DELETE_COMPLETE");
-    assert!(stack_parameter(&cfn, &stack, "ImageUri").await.is_none());
+    assert!(live_stack(&cfn, &stack).await.unwrap().is_none());
     let again = action(
         dir.path(),
         &with(base_inputs(&stack, &repo), &[("mode", "destroy")]),
@@ -518,21 +605,7 @@ async fn failed_smoke_check_rolls_back_to_the_previous_image() {
     .await
     .unwrap();
     assert_eq!(first.code, Some(0), "{}\n{}", first.stdout, first.stderr);
-    // moto judges a change set against the parameters the stack was *created* with, so the
-    // image rolled back to must differ from the first one for moto to execute it (AWS compares
-    // with the current parameters): deploy a second good image before the bad one.
-    let app = app_file(dir.path(), "good-two");
-    let inputs = with(inputs, &[("image-from", app.to_str().unwrap())]);
-    let again = tokio::task::spawn_blocking({
-        let inputs = inputs.clone();
-        let dirp = dirp.clone();
-        move || action(&dirp, &inputs, &[])
-    })
-    .await
-    .unwrap();
-    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
-    let good = again.outputs["image-ref"].clone();
-    assert_ne!(good, first.outputs["image-ref"]);
+    let good = first.outputs["image-ref"].clone();
 
     let app = app_file(dir.path(), "bad");
     let inputs = with(
@@ -565,7 +638,10 @@ async fn failed_smoke_check_rolls_back_to_the_previous_image() {
     );
     let cfn = cfn().await;
     assert_eq!(
-        stack_parameter(&cfn, &stack, "ImageUri").await.as_deref(),
+        stack_parameter(&cfn, &stack, "ImageUri")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(good.as_str()),
         "{}",
         second.stdout
@@ -624,7 +700,7 @@ async fn sigterm_mid_deploy_leaves_no_unexecuted_change_set() {
     );
     assert!(run.raw_outputs.is_empty(), "no half-written outputs");
     let cfn = cfn().await;
-    let left = unexecuted_change_sets(&cfn, &stack).await;
+    let left = unexecuted_change_sets(&cfn, &stack).await.unwrap();
     assert!(left.is_empty(), "{left:?} left behind:\n{}", run.stdout);
     let _ = cfn.delete_stack().stack_name(&stack).send().await;
 }
@@ -681,47 +757,6 @@ fn failed_stack_reports_its_cause_as_an_error() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn noop_rerun_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("plain.yml");
-    std::fs::write(&template, SMOKE_TEMPLATE).unwrap();
-    let (stack, repo) = (unique("e2e-noop"), unique("octo/app"));
-    let app = app_file(dir.path(), "same");
-    let inputs = with(
-        base_inputs(&stack, &repo),
-        &[
-            ("template", template.to_str().unwrap()),
-            ("parameter-overrides", "SmokeUrl=http://127.0.0.1:9"),
-            ("image-from", app.to_str().unwrap()),
-        ],
-    );
-    let dirp = dir.path().to_path_buf();
-    let runs = tokio::task::spawn_blocking(move || {
-        let first = action(&dirp, &inputs, &[]);
-        let rerun = action(&dirp, &inputs, &[]);
-        (first, rerun)
-    })
-    .await
-    .unwrap();
-    let (first, rerun) = runs;
-    assert_eq!(first.code, Some(0), "{}\n{}", first.stdout, first.stderr);
-    assert_eq!(rerun.code, Some(0), "{}\n{}", rerun.stdout, rerun.stderr);
-    assert_eq!(rerun.outputs["has-changes"], "false");
-    assert_eq!(rerun.outputs["image-digest"], first.outputs["image-digest"]);
-    assert_eq!(rerun.outputs["url"], "http://127.0.0.1:9");
-    assert!(
-        rerun.summary.contains("0 pushed, 1 skipped") && rerun.summary.contains("No changes"),
-        "{}",
-        rerun.summary
-    );
-    eprintln!(
-        "no-op rerun (whole process): {:.2} s",
-        rerun.elapsed.as_secs_f64()
-    );
-    let _ = cfn().await.delete_stack().stack_name(&stack).send().await;
-}
-
 /// `cloudformation-role-arn` through the binary: the stack is created and deleted with the
 /// service role as RoleARN (moto keeps it on the stack), the boundary passed as the README says.
 #[tokio::test(flavor = "multi_thread")]
@@ -736,7 +771,7 @@ async fn deploy_and_destroy_with_the_cloudformation_service_role() {
             ("cloudformation-role-arn", ROLE),
             (
                 "parameter-overrides",
-                "LogRetentionDays=7\nPermissionsBoundaryArn=arn:aws:iam::123456789012:policy/ecs-poc-myapp-workload-boundary",
+                "PermissionsBoundaryArn=arn:aws:iam::123456789012:policy/ecs-poc-myapp-workload-boundary",
             ),
         ],
     );
@@ -770,5 +805,9 @@ async fn deploy_and_destroy_with_the_cloudformation_service_role() {
         .await
         .unwrap();
     assert_eq!(gone.code, Some(0), "{}\n{}", gone.stdout, gone.stderr);
-    assert_eq!(stack_parameter(&cfn, &stack, "ImageUri").await, None);
+    assert_eq!(
+        stack_parameter(&cfn, &stack, "ImageUri").await.unwrap(),
+        None,
+        "the stack must be gone"
+    );
 }

@@ -62,7 +62,11 @@ impl Moto {
         kind: ChangeSetType,
         params: &[(&str, &str)],
     ) -> HashMap<String, String> {
-        let change_set = format!("{stack}-{}", kind.as_str().to_lowercase());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let change_set = format!("{stack}-{}-{nanos}", kind.as_str().to_lowercase());
         let mut request = self
             .cfn
             .create_change_set()
@@ -522,6 +526,60 @@ async fn update_keeps_the_live_desired_count() {
         .find(|p| p.parameter_key() == Some("DesiredCount"))
         .unwrap();
     assert_eq!(desired.parameter_value(), Some("6"));
+
+    moto.delete(&stack).await;
+}
+
+/// Conditions are re-evaluated on an update: switching UsePrivateSubnets on adds the private
+/// subnets and NAT gateways, switching it off removes them again (moto_server.py judges and
+/// executes change sets as CloudFormation does).
+#[tokio::test]
+async fn private_subnets_follow_the_parameter_across_updates() {
+    let moto = moto().await;
+    let stack = unique_stack("private");
+    moto.deploy(&stack, ChangeSetType::Create, &[("ImageUri", IMAGE)])
+        .await;
+    let public_only = moto.read_back(&stack);
+    assert_eq!(public_only["subnets"].as_object().unwrap().len(), 2);
+
+    moto.deploy(
+        &stack,
+        ChangeSetType::Update,
+        &[("ImageUri", IMAGE), ("UsePrivateSubnets", "true")],
+    )
+    .await;
+    let private = moto.read_back(&stack);
+    let mut subnets: Vec<_> = private["subnets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    subnets.sort();
+    assert_eq!(
+        subnets,
+        [
+            "PrivateSubnetA",
+            "PrivateSubnetB",
+            "PublicSubnetA",
+            "PublicSubnetB"
+        ]
+    );
+    assert_eq!(private["nat_gateways"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        private["subnets"]["PublicSubnetA"]["id"], public_only["subnets"]["PublicSubnetA"]["id"],
+        "the public subnets are kept, not replaced"
+    );
+
+    moto.deploy(
+        &stack,
+        ChangeSetType::Update,
+        &[("ImageUri", IMAGE), ("UsePrivateSubnets", "false")],
+    )
+    .await;
+    let again = moto.read_back(&stack);
+    assert_eq!(again["subnets"].as_object().unwrap().len(), 2, "{again}");
+    assert_eq!(again["nat_gateways"], serde_json::json!([]));
 
     moto.delete(&stack).await;
 }

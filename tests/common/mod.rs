@@ -9,3 +9,56 @@ pub fn stand_in(name: &str) -> String {
         _ => panic!("{name} is not set: run the tests through scripts/test"),
     }
 }
+
+/// Logical ids of a template's resources, in template order, with their `Condition` if any.
+/// Lets a test derive what a deploy should list from the template instead of a copied list.
+pub fn template_resources(body: &str) -> Vec<(String, Option<String>)> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(body).expect("template YAML");
+    let Some(serde_yaml::Value::Mapping(resources)) = doc.get("Resources") else {
+        panic!("template has no Resources mapping")
+    };
+    resources
+        .iter()
+        .map(|(id, res)| {
+            let id = id.as_str().expect("logical id").to_string();
+            let condition = res
+                .get("Condition")
+                .and_then(|c| c.as_str())
+                .map(String::from);
+            (id, condition)
+        })
+        .collect()
+}
+
+/// Resources (in template order) whose definition reads `param` by `Ref` or inside a `Sub`.
+pub fn resources_using(body: &str, param: &str) -> Vec<String> {
+    fn reads(v: &serde_yaml::Value, param: &str) -> bool {
+        use serde_yaml::Value;
+        let sub = format!("${{{param}}}");
+        match v {
+            Value::Tagged(t) => {
+                let tag = t.tag.to_string();
+                (tag == "!Ref" && t.value.as_str() == Some(param))
+                    || (tag == "!Sub" && t.value.as_str().is_some_and(|s| s.contains(&sub)))
+                    || reads(&t.value, param)
+            }
+            Value::Mapping(m) => m.iter().any(|(k, v)| {
+                (k.as_str() == Some("Ref") && v.as_str() == Some(param))
+                    || (k.as_str() == Some("Fn::Sub")
+                        && v.as_str().is_some_and(|s| s.contains(&sub)))
+                    || reads(v, param)
+            }),
+            Value::Sequence(items) => items.iter().any(|i| reads(i, param)),
+            _ => false,
+        }
+    }
+    let doc: serde_yaml::Value = serde_yaml::from_str(body).expect("template YAML");
+    let Some(serde_yaml::Value::Mapping(resources)) = doc.get("Resources") else {
+        panic!("template has no Resources mapping")
+    };
+    resources
+        .iter()
+        .filter(|(_, res)| reads(res, param))
+        .filter_map(|(id, _)| id.as_str().map(String::from))
+        .collect()
+}

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""moto's server with two fixes that make it behave like CloudFormation for this project's tests.
+"""moto's server with fixes that make it behave like CloudFormation for this project's tests.
 
 Run it exactly like `moto_server` (same arguments), from a venv with `moto[server]` 5.x:
     python moto_server.py -H 127.0.0.1 -p 5001
 
-Copied verbatim (apart from this paragraph) from the shared stand-in `../shared/moto/server.py`
-so that a clean checkout of this repo is self-contained; scripts/lib/standins.sh starts it.
+Fixes 1 and 2 are copied from the shared stand-in `../shared/moto/server.py`, so that a clean
+checkout of this repo is self-contained; 3-5 are this project's. scripts/lib/standins.sh starts
+this file (not the shared one).
 
 Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 1. ExecuteChangeSet leaves the stack's Outputs empty; AWS fills them (DescribeStacks shows them
@@ -16,14 +17,31 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 3. (this project's addition) LoadBalancerAttributes / TargetGroupAttributes in a template are
    dropped by moto's CloudFormation models; AWS applies them (deregistration delay, dropping
    invalid header fields), and the template test reads them back.
+4. (this project's addition) Change sets judged the way CloudFormation judges them: Conditions
+   evaluated, resources compared by resolved properties with Details and Replacement, parameters
+   compared as strings against the stack's *current* values, and the documented empty change set
+   when nothing differs. moto_changeset.py holds the judge; the patches below wire it in.
+5. (this project's addition) A resource moto cannot update in place (e.g. AWS::Logs::LogGroup) is
+   lost from the stack on any Modify; AWS updates it. It is kept.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
+test_moto_server.py pins fixes 4 and 5 against a server started in-process; tests/template_moto.rs
+and tests/stack_moto.rs pin 1-3 (outputs, DeleteStack, attributes read back).
 """
+import os
 import sys
+from types import SimpleNamespace
 
-from moto.cloudformation.models import CloudFormationBackend
-from moto.ec2.models.route_tables import RouteTable
-from moto.ec2.models.subnets import SubnetRouteTableAssociation
-from moto.server import main
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import moto.cloudformation.parsing as cfn_parsing  # noqa: E402
+from botocore import xform_name  # noqa: E402
+from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack  # noqa: E402
+from moto.cloudformation.responses import CloudFormationResponse  # noqa: E402
+from moto.ec2.models.route_tables import RouteTable  # noqa: E402
+from moto.ec2.models.subnets import SubnetRouteTableAssociation  # noqa: E402
+from moto.server import main  # noqa: E402
+
+import moto_changeset as judge  # noqa: E402
 
 _execute = CloudFormationBackend.execute_change_set
 
@@ -76,6 +94,176 @@ from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup  # noqa: E402
 
 _with_attributes(FakeLoadBalancer, "LoadBalancerAttributes", "modify_load_balancer_attributes")
 _with_attributes(FakeTargetGroup, "TargetGroupAttributes", "modify_target_group_attributes")
+
+# ------------------------------------------------------------------ 4. change sets judged like AWS
+
+# "The submitted information didn't contain changes. Submit different information to create a
+# change set." is the StatusReason AWS gives a FAILED change set that changes nothing (DescribeChangeSet:
+# "if your attempt to create a change set failed, CloudFormation shows the error message";
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeChangeSet.html).
+NO_CHANGES = ("The submitted information didn't contain changes. "
+              "Submit different information to create a change set.")
+
+
+def current_parameters(stack):
+    """The stack's parameter values now, as strings (what UsePreviousValue takes). moto keeps the
+    values the stack was *created* with in `stack.parameters`, and typed ones (2, not "2") in its
+    resource map. AWS: "During a stack update, use the existing parameter value that the stack is
+    using for a given parameter key." (API Parameter, UsePreviousValue;
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html)"""
+    saved = getattr(stack, "_wire_parameters", None)
+    if saved is not None:
+        return dict(saved)
+    resolved = stack.resource_map.resolved_parameters
+    return {k: judge.wire_string(v) for k, v in resolved.items() if v is not None}
+
+
+def parameter_list(stack):
+    hidden = getattr(stack.resource_map, "no_echo_parameter_keys", [])
+    return [{"ParameterKey": k, "ParameterValue": "****" if k in hidden else v}
+            for k, v in current_parameters(stack).items()]
+
+
+Stack.stack_parameters = property(current_parameters)
+Stack.parameter_list = property(parameter_list)
+
+_stack_update = Stack.update
+
+
+def stack_update(self, *args, **kwargs):
+    _stack_update(self, *args, **kwargs)
+    self._wire_parameters = None  # UpdateStack: the resource map holds the values now
+
+
+Stack.update = stack_update
+
+_validate_different_update = CloudFormationResponse._validate_different_update
+
+
+def validate_different_update(self, *args, **kwargs):
+    # CreateChangeSet with nothing to change is not rejected: AWS creates the change set and
+    # fails it with NO_CHANGES ("CloudFormation compares the stack's information with the
+    # information that you submit in the change set and lists the differences";
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html).
+    # UpdateStack keeps moto's "No updates are to be performed." error, as AWS answers.
+    if self._get_action() == "CreateChangeSet":
+        return None
+    return _validate_different_update(self, *args, **kwargs)
+
+
+CloudFormationResponse._validate_different_update = validate_different_update
+
+
+def _wire_object(value):
+    """DescribeChangeSet's serializer reads snake_case attributes, not dict keys."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{xform_name(k): _wire_object(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_wire_object(v) for v in value]
+    return value
+
+
+def _pseudo_parameters(stack):
+    return {
+        "AWS::StackName": stack.name,
+        "AWS::StackId": stack.stack_id,
+        "AWS::Region": stack.region_name,
+        "AWS::AccountId": stack.account_id,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+
+
+def _parsed(template):
+    return Stack.parse_template(template) if isinstance(template, str) else (template or {})
+
+
+_create_change_set = CloudFormationBackend.create_change_set
+
+
+def create_change_set(self, stack_name, change_set_name, template, parameters, description,
+                      change_set_type, notification_arns=None, tags=None, role_arn=None):
+    change_set_id, stack_id = _create_change_set(
+        self, stack_name, change_set_name, template, parameters, description, change_set_type,
+        notification_arns=notification_arns, tags=tags, role_arn=role_arn)
+    change_set = self.change_sets[change_set_id]
+    stack = self.stacks[stack_id]
+    pseudo = _pseudo_parameters(stack)
+    new_template = change_set.template_dict
+    if change_set_type == "UPDATE":
+        changes, old, new = judge.diff(_parsed(stack.template), current_parameters(stack),
+                                       new_template, parameters, pseudo)
+        live = stack.resource_map._parsed_resources
+        for change in changes:
+            resource = live.get(change["LogicalResourceId"])
+            if change["Action"] != "Add" and hasattr(resource, "physical_resource_id"):
+                change["PhysicalResourceId"] = resource.physical_resource_id
+        tags_changed = bool(tags) and dict(tags) != dict(stack.tags or {})
+        unchanged = (not changes and old.outputs == new.outputs and old.params == new.params
+                     and not tags_changed)
+        if unchanged:
+            change_set.status = "FAILED"
+            change_set.execution_status = "UNAVAILABLE"
+            change_set.status_reason = NO_CHANGES
+        else:
+            change_set.status = "CREATE_COMPLETE"
+            change_set.execution_status = "AVAILABLE"
+            change_set.status_reason = None
+    else:
+        new = judge.resolve_side(new_template, parameters, pseudo)
+        changes = [judge.new_change("Add", r, spec["Type"]) for r, spec in new.resources.items()]
+    change_set._judged = {
+        action: [c["LogicalResourceId"] for c in changes if c["Action"] == action]
+        for action in ("Add", "Modify", "Remove")
+    }
+    change_set._wire_parameters = new.params
+    change_set.changes = _wire_object(changes)
+    return change_set_id, stack_id
+
+
+CloudFormationBackend.create_change_set = create_change_set
+
+_apply = ChangeSet.apply
+
+
+def apply_change_set(self):
+    """Executes what the change set listed (moto would re-diff the raw templates): removes the
+    resources whose condition turned false, adds those whose condition turned true."""
+    judged = getattr(self, "_judged", None)
+    if judged is None or self.change_set_type != "UPDATE":
+        _apply(self)
+    else:
+        resources = self.stack.resource_map
+        resources.build_resource_diff = lambda *_a, **_k: {k: list(v) for k, v in judged.items()}
+        try:
+            resources.update(self.template_dict, self.parameters)
+        finally:
+            del resources.build_resource_diff
+        for logical_id in judged["Remove"]:
+            resources._parsed_resources.pop(logical_id, None)
+    self.stack._wire_parameters = dict(getattr(self, "_wire_parameters", {}) or {}) or None
+    if self.tags:
+        self.stack.tags = dict(self.tags)
+
+
+ChangeSet.apply = apply_change_set
+
+# ------------------------------------------------------------------ 5. keep what moto cannot update
+
+_update_resource = cfn_parsing.parse_and_update_resource
+
+
+def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    # moto answers None for a type without update support and then stores None as the resource,
+    # so a later Ref/GetAtt fails ("GetAtt references undefined resource LogGroup"). AWS updates
+    # such a resource in place; keeping the existing one is the closest moto can do.
+    updated = _update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    if updated is None:
+        return resources_map._parsed_resources.get(logical_id)
+    return updated
+
+
+cfn_parsing.parse_and_update_resource = parse_and_update_resource
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
