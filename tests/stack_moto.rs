@@ -565,7 +565,10 @@ async fn an_unreadable_live_count_still_leaves_the_service_alone() {
         .await
         .expect("update without the live count");
     assert_eq!(
-        stack_param(&c, &name, "LeaveDesiredCount").await.as_deref(),
+        stack_param(&c, &name, "LeaveDesiredCount")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("true")
     );
     let svc = c
