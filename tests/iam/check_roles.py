@@ -456,6 +456,51 @@ def trust_request(sub: str, aud: str = "sts.amazonaws.com") -> Request:
                    f"OIDC {sub}")
 
 
+def check_service_role(role: dict, exact: bool, stack: str, boundary_arn: str, tally: Tally, who: str,
+                       others: list[str]) -> None:
+    """Every handler permission ecs-webapp.yml needs as `stack`, allowed to `role`; the same calls on
+    the stacks in `others` refused; and (`exact`) nothing allowed that no handler needs."""
+    seen = set()
+    needed_actions: set[str] = set()
+    for combo in combos():
+        if not combo.get("HasBoundary", True):
+            continue
+        for req in webapp_requests(combo, stack, boundary_arn):
+            needed_actions.add(req.action.lower())
+            key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
+            if key in seen:
+                continue
+            seen.add(key)
+            tally.need(role["statements"], req, f"{who}: ecs-webapp.yml as {stack}")
+            # the same call on another stack's resource (tags and names of that stack)
+            level = (action_info(req.action) or {}).get("accessLevel", "")
+            if req.action in UNSCOPABLE:
+                NOTES.add(f"not scoped to the stack: {req.action}: {UNSCOPABLE[req.action]}")
+            elif req.resource != "*" and level not in ("Read", "List") and req.action != "iam:CreateServiceLinkedRole":
+                for name in others:
+                    other = on_stack(req, stack, name)
+                    if other.resource != req.resource or other.context != req.context:
+                        tally.refuse(role["statements"], other, f"{who}: {what_stack(name)}'s resource")
+    if exact:  # the role grants nothing the template does not need
+        for st in role["statements"]:
+            for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
+                tally.checked += 1
+                if a.lower() not in needed_actions:
+                    tally.failed.append(f"{who} allows {a}, which no handler of ecs-webapp.yml needs")
+
+
+def on_stack(req: Request, stack: str, name: str) -> Request:
+    """The same request for the stack called `name` (its resources' names and tags)."""
+    return Request(req.action, req.resource.replace(stack, name),
+                   {k: [v.replace(stack, name) for v in vs] for k, vs in req.context.items()}, req.label)
+
+
+def what_stack(name: str) -> str:
+    if name == OTHER:
+        return "another stack"
+    return "a preview environment" if "-pr-" in name else "the main stack"
+
+
 def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | None = None) -> None:
     t = cfn.load(roles_path)
     r = cfn.Rendered(t, params)
@@ -472,36 +517,10 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
     role_arn = service["arn"] if service else None
 
     # 1. CloudFormation's handlers, every combination of the template's Conditions (roles with the
-    #    boundary: the action refuses to deploy without it, see the negative case below).
-    seen = set()
-    needed_actions: set[str] = set()
-    for combo in combos():
-        if not combo.get("HasBoundary", True):
-            continue
-        for req in webapp_requests(combo, stack, boundary_arn):
-            needed_actions.add(req.action.lower())
-            key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
-            if key in seen:
-                continue
-            seen.add(key)
-            tally.need(resource_role["statements"], req, "service role: ecs-webapp.yml")
-            # the same call on another stack's resource (tags and names of that stack)
-            level = (action_info(req.action) or {}).get("accessLevel", "")
-            if req.action in UNSCOPABLE:
-                NOTES.add(f"not scoped to the stack: {req.action}: {UNSCOPABLE[req.action]}")
-            elif req.resource != "*" and level not in ("Read", "List") and req.action != "iam:CreateServiceLinkedRole":
-                other = Request(req.action, req.resource.replace(stack, OTHER), {
-                    k: [v.replace(stack, OTHER) for v in vs] for k, vs in req.context.items()}, req.label)
-                if other.resource != req.resource or other.context != req.context:
-                    tally.refuse(resource_role["statements"], other, "service role: another stack's resource")
-
-    # The service role grants nothing the template does not need.
-    if service:
-        for st in service["statements"]:
-            for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
-                tally.checked += 1
-                if a.lower() not in needed_actions:
-                    tally.failed.append(f"service role allows {a}, which no handler of ecs-webapp.yml needs")
+    #    boundary: the action refuses to deploy without it, see the negative case below); refused
+    #    on another stack's resources, and on a preview environment's.
+    check_service_role(resource_role, service is not None, stack, boundary_arn, tally, "service role",
+                       others=[OTHER, f"{stack}-pr-7"])
 
     # 2. Roles without the boundary are never created.
     unbounded = [c for c in combos() if not c.get("HasBoundary", True)][:1]
@@ -533,10 +552,10 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
                     tally.refuse(preview["statements"], req, "preview role: never executes")
             elif action not in DIAGNOSIS:
                 tally.need(preview["statements"], req, "preview role: binary")
-            other = Request(req.action, req.resource.replace(stack, OTHER), {
-                k: [v.replace(stack, OTHER) for v in vs] for k, vs in req.context.items()}, req.label)
             if req.action != "iam:PassRole":
-                tally.refuse(deploy["statements"], other, "deploy role: another stack")
+                tally.refuse(deploy["statements"], on_stack(req, stack, OTHER), "deploy role: another stack")
+                tally.refuse(deploy["statements"], on_stack(req, stack, f"{stack}-pr-7"),
+                             "deploy role: a preview environment's stack")
     if role_arn:
         for action in PASSES_ROLE & set(calls):
             for req in binary_requests(action, stack, role_arn, role_arn_given=False)[:1]:
@@ -574,6 +593,83 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
         tally.need(service["trust"], Request("sts:AssumeRole", "*", {}, "cloudformation"), "trust: CloudFormation")
         if any(st.get("Principal") != {"Service": "cloudformation.amazonaws.com"} for st in service["trust"]):
             tally.failed.append("service role: trusted by someone other than cloudformation.amazonaws.com")
+
+    # 6. Preview environments (preview-env.yml): `<stack>-pr-N` stacks, deployed and destroyed by
+    #    pull_request runs through a service role of their own; never the main stack.
+    if "PreviewEnvRole" not in names or "PreviewEnvCloudFormationRole" not in names:
+        tally.failed.append("no PreviewEnvRole and PreviewEnvCloudFormationRole: preview-env.yml cannot deploy "
+                            f"{stack}-pr-N stacks")
+        return
+    run_preview_env(r, stack, repo, boundary_arn, boundary_statements, role_arn, calls, tally)
+
+
+def run_preview_env(r: "cfn.Rendered", stack: str, repo: str, boundary_arn: str, boundary_statements: list,
+                    main_service_arn: str | None, calls: dict[str, set[str]], tally: Tally) -> None:
+    pr_stack = f"{stack}-pr-7"
+    pr_service, pr_role = r.role("PreviewEnvCloudFormationRole"), r.role("PreviewEnvRole")
+    pr_arn = pr_service["arn"]
+    if pr_arn == main_service_arn:
+        tally.failed.append("preview environments use the main stack's service role")
+
+    # Every handler permission as <stack>-pr-7; refused on the main stack's resources and another's.
+    check_service_role(pr_service, True, pr_stack, boundary_arn, tally, "preview-env service role",
+                       others=[stack, OTHER])
+    for req in [q for c in combos() if not c.get("HasBoundary", True) for q in webapp_requests(c, pr_stack, None)
+                if q.action == "iam:CreateRole"][:1]:
+        tally.refuse(pr_service["statements"], req, "preview-env service role: CreateRole without the boundary")
+
+    # The boundary: the preview environments' tasks log to their own group, with the same pull secret.
+    def log_stream(s: str) -> str:
+        return f"arn:aws:logs:{cfn.REGION}:{cfn.ACCOUNT}:log-group:/ecs/{s}:log-stream:app/web/0123456789abcdef"
+
+    for s in (stack, pr_stack):
+        tally.need(boundary_statements, Request("logs:PutLogEvents", log_stream(s), {}, "task logs"),
+                   f"boundary: {what_stack(s)}'s log group")
+    tally.refuse(boundary_statements, Request("logs:PutLogEvents", log_stream(OTHER), {}, "task logs"),
+                 "boundary: another stack's log group")
+
+    # Every binary call on <stack>-pr-7 (deploy and destroy are the same calls); refused on the
+    # main stack and another, without RoleARN, and with the main stack's service role.
+    for action in sorted(calls):
+        if action in NO_PERMISSION:
+            continue
+        for req in binary_requests(action, pr_stack, pr_arn):
+            tally.need(pr_role["statements"], req, "preview-env role: binary")
+            if req.action == "iam:PassRole":
+                continue
+            for name in (stack, OTHER):
+                tally.refuse(pr_role["statements"], on_stack(req, pr_stack, name), f"preview-env role: {what_stack(name)}")
+    for action in PASSES_ROLE & set(calls):
+        tally.refuse(pr_role["statements"], binary_requests(action, pr_stack, pr_arn, role_arn_given=False)[0],
+                     "preview-env role: without its service role (RoleARN)")
+        if main_service_arn:
+            for req in binary_requests(action, pr_stack, main_service_arn):
+                tally.refuse(pr_role["statements"], req, "preview-env role: the main stack's service role")
+    needed = {a.lower() for a in calls} | {"iam:passrole"}
+    for st in pr_role["statements"]:
+        for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
+            tally.checked += 1
+            if a.lower() not in needed:
+                tally.failed.append(f"preview-env role allows {a}, which the binary never calls")
+    for req in webapp_requests(combos()[-1], pr_stack, boundary_arn):
+        level = (action_info(req.action) or {}).get("accessLevel", "")
+        if req.resource != "*" and level not in ("Read", "List") and req.action not in UNSCOPABLE:
+            tally.refuse(pr_role["statements"], req, "preview-env role: resource permissions belong to its service role")
+
+    # Trust: this repository's pull_request runs, nothing else (not a push to a branch, not a job
+    # that declares an environment, such as the main deploy's production or a pr-N one).
+    provider = f"arn:aws:iam::{cfn.ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    if any(st.get("Principal") != {"Federated": provider} for st in pr_role["trust"]):
+        tally.failed.append("preview-env role: trusted by someone other than GitHub's OIDC provider")
+    if any(st.get("Principal") != {"Service": "cloudformation.amazonaws.com"} for st in pr_service["trust"]):
+        tally.failed.append("preview-env service role: trusted by someone other than cloudformation.amazonaws.com")
+    tally.need(pr_role["trust"], trust_request(f"repo:{repo}:pull_request"), "trust: preview-env role from a pull_request run")
+    for sub in (f"repo:someone/else:pull_request", f"repo:{repo}:environment:production", f"repo:{repo}:environment:pr-7",
+                f"repo:{repo}:ref:refs/heads/main", f"repo:{repo}:ref:refs/pull/7/merge"):
+        tally.refuse(pr_role["trust"], trust_request(sub), f"trust: preview-env role from {sub}")
+    tally.refuse(pr_role["trust"], trust_request(f"repo:{repo}:pull_request", aud="https://example.com"),
+                 "trust: preview-env role, another audience")
+    tally.need(pr_service["trust"], Request("sts:AssumeRole", "*", {}, "cloudformation"), "trust: CloudFormation")
 
 
 def main() -> int:
