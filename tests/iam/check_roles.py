@@ -672,6 +672,80 @@ def run_preview_env(r: "cfn.Rendered", stack: str, repo: str, boundary_arn: str,
     tally.need(pr_service["trust"], Request("sts:AssumeRole", "*", {}, "cloudformation"), "trust: CloudFormation")
 
 
+# Repository variables this repository's workflows pass, and the deployer-role.yml output each holds.
+VARIABLES = {
+    "AWS_DEPLOY_ROLE_ARN": "DeployRoleArn",
+    "AWS_PREVIEW_ROLE_ARN": "PreviewRoleArn",
+    "AWS_CLOUDFORMATION_ROLE_ARN": "CloudFormationRoleArn",
+    "AWS_WORKLOAD_BOUNDARY_ARN": "WorkloadBoundaryArn",
+    "AWS_PREVIEW_ENV_ROLE_ARN": "PreviewEnvRoleArn",
+    "AWS_PREVIEW_ENV_CLOUDFORMATION_ROLE_ARN": "PreviewEnvCloudFormationRoleArn",
+}
+# Which output each workflow's action step must be given, by input: the role the checks above
+# prove for that kind of run (a preview environment with the main stack's roles would be refused).
+WORKFLOW_ROLES = {
+    "deploy.yml": {"role-to-assume": "DeployRoleArn", "cloudformation-role-arn": "CloudFormationRoleArn"},
+    "preview.yml": {"role-to-assume": "PreviewRoleArn", "cloudformation-role-arn": "CloudFormationRoleArn"},
+    "preview-env.yml": {"role-to-assume": "PreviewEnvRoleArn",
+                        "cloudformation-role-arn": "PreviewEnvCloudFormationRoleArn"},
+}
+
+
+def workflow_problems(roles_path: str) -> list[str]:
+    """This repository's workflows deploy the same stack (preview environments: that name plus
+    -pr-N), each with the roles proved for its kind of run, through variables that the README's
+    one-time setup maps to deployer-role.yml's outputs."""
+    import yaml
+
+    problems = []
+    outputs = set(cfn.load(roles_path).get("Outputs", {}))
+    text = (REPO / "README.md").read_text()
+    setup = re.search(r"### One-time setup.*?(?=\n##)", text, re.S)
+    setup = setup.group(0) if setup else ""
+    if not setup:
+        problems.append("README: no \"### One-time setup\" section")
+    for var, out in VARIABLES.items():
+        if out not in outputs:
+            problems.append(f"{Path(roles_path).name} has no output {out} (repository variable {var})")
+    stacks = set()
+    used: set[str] = set()
+    for wf, wanted in WORKFLOW_ROLES.items():
+        raw = (REPO / ".github/workflows" / wf).read_text()
+        doc = yaml.safe_load(raw)
+        for var in re.findall(r"vars\.(AWS_[A-Z0-9_]*_ARN)\b", raw):
+            used.add(var)
+            if var not in VARIABLES:
+                problems.append(f"{wf}: vars.{var} is no deployer-role.yml output check_roles.py knows (VARIABLES)")
+        env = doc.get("env", {})
+        for job_name, job_def in doc["jobs"].items():
+            where = f"{wf} job {job_name}"
+            if wf == "preview-env.yml" and "environment" in job_def:
+                problems.append(f"{where} declares an environment: its OIDC subject would not be pull_request")
+            for st in job_def.get("steps", []):
+                if st.get("uses") != "./":
+                    continue
+                given = st.get("with", {})
+                for key, out in wanted.items():
+                    m = re.fullmatch(r"\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get(key, "")).strip())
+                    if not m or VARIABLES.get(m.group(1)) != out:
+                        problems.append(f"{where}: {key} is {given.get(key)!r}, not the variable holding {out}")
+                m = re.search(r"PermissionsBoundaryArn=\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get("parameter-overrides", "")))
+                if not m or VARIABLES.get(m.group(1)) != "WorkloadBoundaryArn":
+                    problems.append(f"{where}: parameter-overrides lacks PermissionsBoundaryArn=<WorkloadBoundaryArn variable>")
+                stacks.add(given.get("stack-name", "<default ecs-poc-<repo>>"))
+                suffix = str(given.get("stack-name-suffix", ""))
+                suffix = re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", lambda e: str(env.get(e.group(1), "?")), suffix)
+                if (wf == "preview-env.yml") != suffix.startswith("pr-"):
+                    problems.append(f"{where}: stack-name-suffix {suffix!r}; only preview-env.yml's stacks are -pr-N")
+    if len(stacks) != 1:
+        problems.append(f"the workflows deploy different stacks: {sorted(stacks)}")
+    for var in sorted(used & set(VARIABLES)):
+        for name in (var, VARIABLES[var]):
+            if name not in setup:
+                problems.append(f"README one-time setup does not mention {name} ({var} = {VARIABLES[var]})")
+    return problems
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--roles", default=str(REPO / "cloudformation/deployer-role.yml"))
@@ -706,18 +780,8 @@ def main() -> int:
     # service role, from the job kinds the roles trust.
     import yaml
 
-    stacks = set()
-    for wf in ("deploy.yml", "preview.yml"):
-        doc = yaml.safe_load((REPO / ".github/workflows" / wf).read_text())
-        for job_name, job_def in doc["jobs"].items():
-            for s in job_def.get("steps", []):
-                if s.get("uses") == "./":
-                    stacks.add(s["with"].get("stack-name", "<default ecs-poc-<repo>>"))
-                    for key in ("cloudformation-role-arn", "parameter-overrides"):
-                        if key not in s["with"] and not args.expect_denied:
-                            problems.append(f"{wf} job {job_name} does not pass {key}")
-    if len(stacks) != 1:
-        problems.append(f"deploy.yml and preview.yml deploy different stacks: {sorted(stacks)}")
+    if not args.expect_denied:
+        problems += workflow_problems(args.roles)
 
     tally = Tally()
     run(args.roles, params, tally, args.deployed_stack)
