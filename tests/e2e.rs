@@ -811,3 +811,67 @@ async fn deploy_and_destroy_with_the_cloudformation_service_role() {
         "the stack must be gone"
     );
 }
+
+/// Deploying an image that is already in a registry (no image source): a digest the registry
+/// definitely lacks is refused before any stack change.
+#[test]
+fn an_existing_digest_the_registry_lacks_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stack, repo) = (unique("e2e-nodigest"), unique("octo/app"));
+    let image = format!("{repo}@sha256:{}", "0".repeat(64));
+    let inputs = with(
+        base_inputs(&stack, &repo),
+        &[("mode", "preview"), ("image", image.as_str())],
+    );
+    let run = action(dir.path(), &inputs, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default();
+    assert!(error.contains("is not in"), "{error}");
+    assert!(!run.stdout.contains("::group::Preview change set"));
+}
+
+/// A digest the runner cannot check (no route to the registry) is deployed with a warning; a tag
+/// cannot be, and says that a digest would be.
+#[test]
+fn an_unverifiable_digest_deploys_with_a_warning_but_a_tag_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stack, repo) = (unique("e2e-unverified"), unique("octo/app"));
+    // A loopback port nobody listens on: the registry cannot be asked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let registry = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let by_digest = format!("{repo}@{digest}");
+    let base = with(
+        base_inputs(&stack, &repo),
+        &[("mode", "preview"), ("registry", registry.as_str())],
+    );
+    let run = action(
+        dir.path(),
+        &with(base.clone(), &[("image", by_digest.as_str())]),
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("::warning") && l.contains("could not verify")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.outputs["image-digest"], digest);
+
+    let by_tag = format!("{repo}:v1");
+    let run = action(dir.path(), &with(base, &[("image", by_tag.as_str())]), &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let error = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default();
+    assert!(error.contains("a tag needs the registry"), "{error}");
+}

@@ -180,7 +180,7 @@ fn an_image_naming_the_registry_itself_is_accepted() {
             ]),
             &[],
         );
-        assert_rejects(&out, "target-cpu", "from 1 to 100");
+        assert_rejects(&out, "target-cpu", "from 10 to 90");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(!stdout.contains("title=Input image"), "{image}: {stdout}");
     }

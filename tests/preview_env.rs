@@ -175,6 +175,16 @@ async fn github(stack: &str) -> MockServer {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
         .mount(&server)
         .await;
+    // Only the token's own comments are edited: the action asks who the token is.
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"id": 41898282, "login": "github-actions[bot]", "type": "Bot"}),
+            ),
+        )
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path(COMMENTS))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
@@ -189,8 +199,9 @@ async fn github(stack: &str) -> MockServer {
     Mock::given(method("GET"))
         .and(path(COMMENTS))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            {"id": 554, "body": "LGTM"},
-            {"id": 555, "body": format!("<!-- ecs-poc-action:plan:{stack} -->\nearlier")},
+            {"id": 554, "body": "LGTM", "user": {"id": 7, "login": "reviewer", "type": "User"}},
+            {"id": 555, "body": format!("<!-- ecs-poc-action:plan:{stack} -->\nearlier"),
+             "user": {"id": 41898282, "login": "github-actions[bot]", "type": "Bot"}},
         ])))
         .mount(&server)
         .await;

@@ -427,6 +427,8 @@ async fn with_both_the_role_wins_and_the_keys_are_not_passed() {
     let oidc = oidc_endpoint().await;
     let repo_name = unique_repo();
     let rootfs = std::sync::Arc::new(Rootfs::new());
+    // deploy.yml builds the app before the action in every mode.
+    app_binary(&rootfs.workspace().join("dist/webapp"));
     let mut ctx = dispatch(&repo_name, "destroy");
     ctx.vars = json!({"AWS_DEPLOY_ROLE_ARN": ROLE});
     ctx.secrets = seed_secrets();

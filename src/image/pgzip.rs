@@ -165,7 +165,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let i = i as u32;
-                if (i / 100_000) % 2 == 0 {
+                if (i / 100_000).is_multiple_of(2) {
                     b"the quick brown fox jumps over the lazy dog "[(i % 44) as usize]
                 } else {
                     (i.wrapping_mul(2_654_435_761) >> 13) as u8

@@ -5,10 +5,11 @@ use super::{State, preview_env, settings, smoke};
 use crate::config::{Config, ImageSource, Mode};
 use crate::github::{self, DeploymentTracker, EnvironmentKind};
 use crate::image::{self, LoadedImage, PushOptions};
-use crate::registry::{Credentials, Registry, RegistryAddress};
+use crate::registry::{Credentials, Registry, RegistryAddress, RegistryError};
 use crate::runner;
 use crate::stack::{self, Clients, DeployOutcome};
 use anyhow::{Context, Result, bail};
+use oci_spec::image::Digest;
 use std::time::Instant;
 
 /// Records how long `$body` took, without a log group: for stages whose engine opens its own
@@ -173,31 +174,62 @@ async fn push(
     Ok(reference)
 }
 
+/// The image to deploy when nothing is pushed. A tag needs the registry to become a digest; a
+/// digest does not: it is checked when the registry can be asked, refused only when the registry
+/// definitely does not have it, and otherwise deployed with a warning (the runner may have no
+/// route to a private registry the tasks reach with `pull-credentials-secret-arn`).
 async fn resolve(config: &Config, state: &mut State, registry: &Registry) -> Result<String> {
     let Some(reference) = &config.image.existing else {
         bail!("no image reference to resolve")
     };
-    let digest = registry
-        .resolve(&config.image.repository, reference)
-        .await
-        .with_context(|| {
-            format!(
-                "resolving {}:{reference} to a digest",
-                config.image.repository
-            )
-        })?;
-    let image_ref = format!(
-        "{}/{}@{digest}",
-        config.image.registry, config.image.repository
-    );
-    runner::info(&format!(
-        "{}:{reference} is {image_ref}",
-        config.image.repository
-    ));
+    let repo = &config.image.repository;
+    let pinned = Digest::try_from(reference.as_str()).ok();
+    let digest = match (registry.resolve(repo, reference).await, pinned) {
+        (Ok(digest), _) => digest,
+        (Err(e), Some(pinned)) if !manifest_unknown(&e, config.image.login.is_some()) => {
+            runner::warning(&format!(
+                "could not verify {repo}@{pinned} with {}: {e:#}; deploying the digest as given \
+                 (the tasks pull it with their own credentials)",
+                config.image.registry
+            ));
+            pinned
+        }
+        (Err(e), Some(_)) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "{repo}@{reference} is not in {}: push it first, or check the image input",
+                    config.image.registry
+                )
+            });
+        }
+        (Err(e), None) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "resolving {repo}:{reference} to a digest (a tag needs the registry; an \
+                     image given by digest, {repo}@sha256:..., deploys without asking it)"
+                )
+            });
+        }
+    };
+    let image_ref = format!("{}/{repo}@{digest}", config.image.registry);
+    runner::info(&format!("{repo}:{reference} is {image_ref}"));
     state.outputs.set("image-ref", &image_ref);
     state.outputs.set("image-digest", digest.to_string());
     state.report.image_ref = Some(image_ref.clone());
     Ok(image_ref)
+}
+
+/// The registry definitely lacks the manifest: it says MANIFEST_UNKNOWN, or answers a bare 404
+/// to a logged-in HEAD. An anonymous 404 may only hide a private repository, so it is not proof.
+fn manifest_unknown(e: &anyhow::Error, logged_in: bool) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<RegistryError>())
+        .any(|r| match r {
+            RegistryError::Status { status, errors, .. } if status.as_u16() == 404 => {
+                r.has_code("MANIFEST_UNKNOWN") || (errors.is_empty() && logged_in)
+            }
+            _ => false,
+        })
 }
 
 fn record(state: &mut State, outcome: &DeployOutcome) {

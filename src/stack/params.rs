@@ -205,7 +205,10 @@ impl ParamPlan {
             }
         }
         if self.leave_desired {
-            let leave = previous.is_some() && self.desired_from_live;
+            // The live count, when read, is passed as DesiredCount (equal to the stack's value
+            // unless auto scaling moved it), so a rerun stays an empty change set; only when it
+            // could not be read is the property left out, so nothing can reset the service.
+            let leave = previous.is_some() && self.desired_from_live && live_desired.is_none();
             out.push(
                 Parameter::builder()
                     .parameter_key(LEAVE_DESIRED_COUNT)
@@ -381,6 +384,10 @@ mod tests {
         // Update, count not given: left out even when the live count could not be read.
         let params = plan.parameters("s", Some(&prev), None).unwrap();
         assert!(text(&params).contains(&"LeaveDesiredCount=true".to_string()));
+        // Update with the live count read: it is passed, so an unchanged rerun changes nothing.
+        let params = plan.parameters("s", Some(&prev), Some(4)).unwrap();
+        assert!(text(&params).contains(&"LeaveDesiredCount=false".to_string()));
+        assert!(text(&params).contains(&"DesiredCount=4".to_string()));
         // Create: the template sets the count.
         let params = plan.parameters("s", None, None).unwrap();
         assert!(text(&params).contains(&"LeaveDesiredCount=false".to_string()));
