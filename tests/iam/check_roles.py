@@ -731,7 +731,12 @@ def workflow_problems(roles_path: str) -> list[str]:
                     m = re.fullmatch(r"\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get(key, "")).strip())
                     if not m or VARIABLES.get(m.group(1)) != out:
                         problems.append(f"{where}: {key} is {given.get(key)!r}, not the variable holding {out}")
-                m = re.search(r"PermissionsBoundaryArn=\$\{\{\s*vars\.(\w+)\s*\}\}", str(given.get("parameter-overrides", "")))
+                # Either the plain form or the one that passes nothing when the variable is unset
+                # (the seed's static-key setup has no boundary):
+                # ${{ vars.X && format('PermissionsBoundaryArn={0}', vars.X) || '' }}
+                overrides = str(given.get("parameter-overrides", ""))
+                m = re.search(r"PermissionsBoundaryArn=\$\{\{\s*vars\.(\w+)\s*\}\}", overrides) or re.search(
+                    r"format\('PermissionsBoundaryArn=\{0\}',\s*vars\.(\w+)\)", overrides)
                 if not m or VARIABLES.get(m.group(1)) != "WorkloadBoundaryArn":
                     problems.append(f"{where}: parameter-overrides lacks PermissionsBoundaryArn=<WorkloadBoundaryArn variable>")
                 stacks.add(given.get("stack-name", "<default ecs-poc-<repo>>"))
