@@ -60,18 +60,7 @@ fn with(mut inputs: Vec<(String, String)>, more: &[(&str, &str)]) -> Vec<(String
 }
 
 fn command(dir: &Path, inputs: &[(String, String)], env: &[(&str, String)]) -> Command {
-    let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| {
-            (
-                format!("INPUT_{}", i.name.to_uppercase()),
-                i.default.to_string(),
-            )
-        })
-        .collect();
-    for (k, v) in inputs {
-        vars.insert(format!("INPUT_{}", k.to_uppercase()), v.clone());
-    }
+    let vars = common::input_vars(inputs);
     std::fs::write(dir.join("output"), "").unwrap();
     std::fs::write(dir.join("summary"), "").unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"));

@@ -7,7 +7,6 @@ mod common;
 
 use common::stand_in;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -40,16 +39,7 @@ struct Run {
 
 /// The binary in push mode, as the runner starts it (every input set, unset ones empty).
 fn push(dir: &Path, repo: &str, image_from: &str) -> Run {
-    let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| {
-            (
-                format!("INPUT_{}", i.name.to_uppercase()),
-                i.default.to_string(),
-            )
-        })
-        .collect();
-    for (k, v) in [
+    let vars = common::input_vars(&[
         ("mode", "push".to_string()),
         ("registry", stand_in("ECS_TEST_REGISTRY")),
         (
@@ -60,9 +50,7 @@ fn push(dir: &Path, repo: &str, image_from: &str) -> Run {
         ("image", repo.to_string()),
         ("image-from", image_from.to_string()),
         ("tags", "v1".to_string()),
-    ] {
-        vars.insert(format!("INPUT_{}", k.to_uppercase()), v);
-    }
+    ]);
     std::fs::write(dir.join("output"), "").unwrap();
     std::fs::write(dir.join("summary"), "").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))

@@ -31,18 +31,7 @@ struct Run {
 
 /// Runs the binary as the runner does for a `pull_request` event of pull request 7.
 fn action(dir: &Path, github_api: &str, inputs: &[(&str, &str)]) -> Run {
-    let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| {
-            (
-                format!("INPUT_{}", i.name.to_uppercase()),
-                i.default.to_string(),
-            )
-        })
-        .collect();
-    for (k, v) in inputs {
-        vars.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
-    }
+    let vars = common::input_vars(inputs);
     let event = json!({"action": "synchronize", "number": 7,
         "pull_request": {"number": 7, "head": {"sha": HEAD_SHA, "repo": {"full_name": REPO}}}});
     std::fs::write(dir.join("event.json"), event.to_string()).expect("writing the event");

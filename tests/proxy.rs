@@ -16,7 +16,6 @@ mod tls_front;
 
 use common::stand_in;
 use forward_proxy::ForwardProxy;
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use tls_front::TlsFront;
@@ -44,18 +43,7 @@ struct Run {
 /// The binary with every declared input set (defaults, then `inputs`), the runner's variables,
 /// and `env` on top; nothing inherited but PATH, so no proxy variable leaks in from outside.
 fn run(dir: &Path, inputs: &[(&str, String)], env: &[(&str, String)]) -> Run {
-    let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| {
-            (
-                format!("INPUT_{}", i.name.to_uppercase()),
-                i.default.to_string(),
-            )
-        })
-        .collect();
-    for (k, v) in inputs {
-        vars.insert(format!("INPUT_{}", k.to_uppercase()), v.clone());
-    }
+    let vars = common::input_vars(inputs);
     std::fs::write(dir.join("output"), "").unwrap();
     std::fs::write(dir.join("summary"), "").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))

@@ -62,3 +62,19 @@ pub fn resources_using(body: &str, param: &str) -> Vec<String> {
         .filter_map(|(id, _)| id.as_str().map(String::from))
         .collect()
 }
+
+/// The `INPUT_*` variables the runner exports: every declared input (its default, or empty),
+/// then `given` on top — the one place tests spell the runner's naming rule.
+pub fn input_vars<K: AsRef<str>, V: AsRef<str>>(
+    given: &[(K, V)],
+) -> std::collections::HashMap<String, String> {
+    let name = |input: &str| format!("INPUT_{}", input.to_uppercase());
+    let mut vars: std::collections::HashMap<String, String> = ecs_poc_action::config::INPUTS
+        .iter()
+        .map(|i| (name(i.name), i.default.to_string()))
+        .collect();
+    for (k, v) in given {
+        vars.insert(name(k.as_ref()), v.as_ref().to_string());
+    }
+    vars
+}
