@@ -5,6 +5,7 @@
 use super::{State, settings};
 use crate::config::Config;
 use crate::github;
+use crate::runner;
 use crate::stack;
 
 /// After a successful deploy from a pull-request run: the URL and what changed, in the stack's
@@ -14,7 +15,8 @@ pub(super) async fn deployed(config: &Config, state: &State) {
     if github.pull_request.is_none() {
         return; // a push or manual deploy has no pull request to tell
     }
-    let url = state.report.url.as_deref().and_then(autolink);
+    // Through the one Markdown path: only an http(s) URL becomes a link, anything else is text.
+    let url = state.report.url.as_deref().map(runner::markdown::link);
     let changes = match &state.report.changes {
         Some(changes) if state.report.has_changes => stack::changes_table_markdown(changes),
         _ => "No changes: the stack already runs this image with these settings.\n".to_string(),
@@ -39,31 +41,5 @@ pub(super) async fn destroyed(config: &Config) {
             config.stack.name
         );
         github::upsert_plan_comment(&github, &config.stack.name, &markdown).await;
-    }
-}
-
-/// A Markdown autolink for an http(s) URL from a stack output. The parsed form percent-encodes
-/// spaces, `<` and `>`, so nothing in it can end the link early or inject Markdown.
-fn autolink(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    matches!(parsed.scheme(), "http" | "https").then(|| format!("<{parsed}>"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_urls_become_links_and_nothing_escapes_them() {
-        assert_eq!(
-            autolink("http://web-1.us-east-1.elb.amazonaws.com").as_deref(),
-            Some("<http://web-1.us-east-1.elb.amazonaws.com/>")
-        );
-        assert_eq!(
-            autolink("https://h/a b<script>").as_deref(),
-            Some("<https://h/a%20b%3Cscript%3E>")
-        );
-        assert_eq!(autolink("javascript:alert(1)"), None);
-        assert_eq!(autolink("not a url"), None);
     }
 }
