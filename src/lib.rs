@@ -9,6 +9,7 @@ pub mod config;
 pub mod github;
 pub mod image;
 pub mod net;
+pub mod pairs;
 pub mod pipeline;
 pub mod registry;
 pub mod report;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ecs_poc_action::registry::{Credentials, FileBlob, Registry, RegistryAddress, sha256_digest};
+use ecs_poc_action::registry::{Credentials, FileBlob, Registry, RegistryAddress, digest::sha256_of};
 use ecs_poc_action::secret::Secret;
 use oci_spec::image::{Descriptor, MediaType};
 use wiremock::matchers::{method, path, path_regex};
@@ -79,7 +79,7 @@ async fn an_upload_location_on_another_origin_gets_no_credentials() {
         let dir = tempfile::tempdir().unwrap();
         let blob = dir.path().join("blob");
         std::fs::write(&blob, b"layer bytes").unwrap();
-        let desc = Descriptor::new(MediaType::ImageLayerGzip, 11, sha256_digest(b"layer bytes"));
+        let desc = Descriptor::new(MediaType::ImageLayerGzip, 11, sha256_of(b"layer bytes"));
         client(&reg)
             .upload_blob("octo/app", &desc, &FileBlob::new(&blob))
             .await

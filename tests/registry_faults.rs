@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::stand_in;
 use ecs_poc_action::registry::{
-    Credentials, FileBlob, Registry, RegistryAddress, RegistryError, RetryPolicy, sha256_digest,
+    Credentials, FileBlob, Registry, RegistryAddress, RegistryError, RetryPolicy, digest::sha256_of,
 };
 use ecs_poc_action::secret::Secret;
 use fault_proxy::{Fault, FaultProxy};
@@ -73,7 +73,7 @@ fn desc(data: &[u8]) -> Descriptor {
     Descriptor::new(
         MediaType::ImageLayerGzip,
         data.len() as u64,
-        sha256_digest(data),
+        sha256_of(data),
     )
 }
 
@@ -209,7 +209,7 @@ async fn persistent_failures_give_up_within_the_budget() {
     .unwrap();
     proxy.inject("HEAD", "/blobs/", Fault::Status(502), 100);
     let err = reg
-        .blob_exists(&unique("giveup"), &sha256_digest(b"x"))
+        .blob_exists(&unique("giveup"), &sha256_of(b"x"))
         .await
         .unwrap_err();
     assert!(
@@ -245,7 +245,7 @@ async fn a_401_mid_push_fetches_a_new_token_and_carries_on() {
         1,
     );
     assert_eq!(
-        reg.blob_exists(&repo, &sha256_digest(b"nope"))
+        reg.blob_exists(&repo, &sha256_of(b"nope"))
             .await
             .unwrap(),
         None
@@ -294,7 +294,7 @@ async fn expiring_tokens_are_renewed_during_a_slow_push() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let config = Bytes::from_static(b"{}");
-    let cd = Descriptor::new(MediaType::ImageConfig, 2, sha256_digest(&config));
+    let cd = Descriptor::new(MediaType::ImageConfig, 2, sha256_of(&config));
     reg.upload_blob(&repo, &cd, &config).await.unwrap();
     let manifest = serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -308,7 +308,7 @@ async fn expiring_tokens_are_renewed_during_a_slow_push() {
         .put_manifest(&repo, "slow", &MediaType::ImageManifest, bytes.clone())
         .await
         .unwrap();
-    assert_eq!(digest, sha256_digest(&bytes));
+    assert_eq!(digest, sha256_of(&bytes));
     let s = reg.stats();
     assert!(
         s.token_fetches >= 4,
@@ -448,7 +448,7 @@ async fn relative_locations_and_a_missing_digest_header_are_handled() {
     assert_stored(&repo, &d).await;
 
     let config = Bytes::from_static(b"{}");
-    let cd = Descriptor::new(MediaType::ImageConfig, 2, sha256_digest(&config));
+    let cd = Descriptor::new(MediaType::ImageConfig, 2, sha256_of(&config));
     reg.upload_blob(&repo, &cd, &config).await.unwrap();
     let manifest = serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",

@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use common::stand_in;
 use ecs_poc_action::registry::{
-    BlobBody, Credentials, FileBlob, Registry, RegistryAddress, RegistryError, sha256_digest,
+    BlobBody, Credentials, FileBlob, Registry, RegistryAddress, RegistryError, digest::sha256_of,
 };
 use ecs_poc_action::secret::Secret;
 use oci_spec::image::{Descriptor, Digest, MediaType};
@@ -39,7 +39,7 @@ fn layer_desc(data: &[u8]) -> Descriptor {
     Descriptor::new(
         MediaType::ImageLayerGzip,
         data.len() as u64,
-        sha256_digest(data),
+        sha256_of(data),
     )
 }
 
@@ -95,7 +95,7 @@ fn skopeo_digest(repo: &str, reference: &str) -> Digest {
         "skopeo failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    sha256_digest(&out.stdout)
+    sha256_of(&out.stdout)
 }
 
 #[tokio::test]
@@ -128,7 +128,7 @@ async fn known_and_streamed_uploads_then_manifest_round_trip_agree_with_skopeo()
         .unwrap();
     let used = reg.stats().since(&before);
     assert_eq!((used.post, used.patch, used.put), (1, 1, 1), "{used:?}");
-    assert_eq!(info.digest, sha256_digest(&streamed));
+    assert_eq!(info.digest, sha256_of(&streamed));
     assert_eq!(info.size, streamed.len() as u64);
     let streamed_desc = layer_desc(&streamed);
 
@@ -139,7 +139,7 @@ async fn known_and_streamed_uploads_then_manifest_round_trip_agree_with_skopeo()
     let config_desc = Descriptor::new(
         MediaType::ImageConfig,
         config.len() as u64,
-        sha256_digest(&config),
+        sha256_of(&config),
     );
     reg.upload_blob(&repo, &config_desc, &config).await.unwrap();
     for d in [&known, &streamed_desc, &config_desc] {
@@ -159,7 +159,7 @@ async fn known_and_streamed_uploads_then_manifest_round_trip_agree_with_skopeo()
         .put_manifest(&repo, "v1", &MediaType::ImageManifest, bytes.clone())
         .await
         .unwrap();
-    assert_eq!(digest, sha256_digest(&bytes));
+    assert_eq!(digest, sha256_of(&bytes));
     let got = reg
         .get_manifest(&repo, "v1")
         .await
@@ -197,7 +197,7 @@ async fn known_and_streamed_uploads_then_manifest_round_trip_agree_with_skopeo()
     let d2 = reg
         .put_manifest(
             &repo,
-            sha256_digest(&docker).as_ref(),
+            sha256_of(&docker).as_ref(),
             &docker_type,
             docker.clone(),
         )
@@ -299,7 +299,7 @@ async fn missing_things_are_none_or_typed_errors() {
         "{err:#}"
     );
     let err = reg
-        .get_blob(&repo, &sha256_digest(b"x"), 1024)
+        .get_blob(&repo, &sha256_of(b"x"), 1024)
         .await
         .unwrap_err();
     let typed = err

@@ -80,6 +80,7 @@ inputs! {
     image_env: "image-env", default "", secret false, "daemonless build: environment, K=V lines";
     compression: "compression", default "gzip", secret false, "compression of uncompressed layers: gzip or zstd";
     push_concurrency: "push-concurrency", default "4", secret false, "layers uploaded at once (1..32)";
+    mount_from: "mount-from", default "", secret false, "a repository on the same registry to mount missing layers from (cross-repository blob mount)";
     stack_name: "stack-name", default "", secret false, "CloudFormation stack name (default ecs-poc-<repository name>)";
     cloudformation_role_arn: "cloudformation-role-arn", default "", secret false, "IAM role CloudFormation acts as for the stack (RoleARN; deployer-role.yml's CloudFormationRoleArn)";
     stack_name_suffix: "stack-name-suffix", default "", secret false, "appended to the stack name with a hyphen, e.g. pr-7 for a pull request's preview stack";

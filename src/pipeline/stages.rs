@@ -5,11 +5,10 @@ use super::{State, preview_env, settings, smoke};
 use crate::config::{Config, ImageSource, Mode};
 use crate::github::{self, DeploymentTracker, EnvironmentKind};
 use crate::image::{self, LoadedImage, PushOptions};
-use crate::registry::{Credentials, Registry, RegistryAddress, RegistryError};
+use crate::registry::{Credentials, Reference, Registry, RegistryError, Repository, Target};
 use crate::runner;
 use crate::stack::{self, Clients, DeployOutcome};
 use anyhow::{Context, Result, bail};
-use oci_spec::image::Digest;
 use std::time::Instant;
 
 /// Records how long `$body` took, without a log group: for stages whose engine opens its own
@@ -131,20 +130,56 @@ fn prepare_image(config: &Config, source: &ImageSource) -> Result<LoadedImage> {
 }
 
 async fn registry_login(config: &Config, for_push: bool) -> Result<Registry> {
-    let address = RegistryAddress::parse(&config.image.registry)?;
     let creds = config.image.login.as_ref().map(|l| Credentials {
         username: l.username.clone(),
         password: l.token.clone(),
     });
-    let registry = Registry::new(address, creds)?;
+    let registry = Registry::new(config.image.registry.clone(), creds)?;
     if for_push {
-        registry.check_login(&config.image.repository).await?;
+        let repo = repository(config)?;
+        registry
+            .check_login(repo.as_str())
+            .await
+            .map_err(credentials_hint)?;
         runner::info(&format!(
-            "logged in to {} for {}",
-            config.image.registry, config.image.repository
+            "logged in to {} for {repo}",
+            config.image.registry
         ));
     }
     Ok(registry)
+}
+
+fn repository(config: &Config) -> Result<&Repository> {
+    config
+        .image
+        .repository
+        .as_ref()
+        .context("no image repository (the image input)")
+}
+
+/// The registry client speaks of credentials; which inputs hold them is the action's business.
+fn credentials_hint(e: anyhow::Error) -> anyhow::Error {
+    let hint = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<RegistryError>())
+        .find_map(|r| match r {
+            RegistryError::BadCredentials { .. } => Some(
+                "check the docker-hub-username and docker-hub-token inputs (a Docker Hub access \
+                 token with Read & Write scope)",
+            ),
+            RegistryError::CredentialsRequired { .. } => {
+                Some("set the docker-hub-username and docker-hub-token inputs")
+            }
+            RegistryError::InsufficientScope { .. } => Some(
+                "check that the image input names your repository and that docker-hub-token may \
+                 write to it",
+            ),
+            _ => None,
+        });
+    match hint {
+        Some(hint) => e.context(hint),
+        None => e,
+    }
 }
 
 async fn push(
@@ -156,16 +191,11 @@ async fn push(
     let opts = PushOptions {
         concurrency: config.image.push_concurrency,
         compression: config.image.compression,
-        mount_from: None,
+        mount_from: config.image.mount_from.clone(),
     };
-    let report = image::push(
-        registry,
-        &config.image.repository,
-        image,
-        &config.image.tags,
-        &opts,
-    )
-    .await?;
+    let report = image::push(registry, repository(config)?, image, &config.image.tags, &opts)
+        .await
+        .map_err(credentials_hint)?;
     let reference = report.reference.clone();
     state.outputs.set("image-ref", &reference);
     state.outputs.set("image-digest", report.digest.to_string());
@@ -179,16 +209,24 @@ async fn push(
 /// definitely does not have it, and otherwise deployed with a warning (the runner may have no
 /// route to a private registry the tasks reach with `pull-credentials-secret-arn`).
 async fn resolve(config: &Config, state: &mut State, registry: &Registry) -> Result<String> {
-    let Some(reference) = &config.image.existing else {
+    let (Some(given), Some(target)) = (config.image.existing_reference(), &config.image.existing)
+    else {
         bail!("no image reference to resolve")
     };
-    let repo = &config.image.repository;
-    let pinned = Digest::try_from(reference.as_str()).ok();
-    let digest = match (registry.resolve(repo, reference).await, pinned) {
+    let repo = given.repository.as_str();
+    let pinned = match target {
+        Target::Digest(d) => Some(d.clone()),
+        Target::Tag(_) => None,
+    };
+    let resolved = registry
+        .resolve(repo, &target.as_api_reference())
+        .await
+        .map_err(credentials_hint);
+    let digest = match (resolved, pinned) {
         (Ok(digest), _) => digest,
         (Err(e), Some(pinned)) if !manifest_unknown(&e, config.image.login.is_some()) => {
             runner::warning(&format!(
-                "could not verify {repo}@{pinned} with {}: {e:#}; deploying the digest as given \
+                "could not verify {given} with {}: {e:#}; deploying the digest as given \
                  (the tasks pull it with their own credentials)",
                 config.image.registry
             ));
@@ -197,7 +235,7 @@ async fn resolve(config: &Config, state: &mut State, registry: &Registry) -> Res
         (Err(e), Some(_)) => {
             return Err(e).with_context(|| {
                 format!(
-                    "{repo}@{reference} is not in {}: push it first, or check the image input",
+                    "{given} is not in {}: push it first, or check the image input",
                     config.image.registry
                 )
             });
@@ -205,14 +243,19 @@ async fn resolve(config: &Config, state: &mut State, registry: &Registry) -> Res
         (Err(e), None) => {
             return Err(e).with_context(|| {
                 format!(
-                    "resolving {repo}:{reference} to a digest (a tag needs the registry; an \
-                     image given by digest, {repo}@sha256:..., deploys without asking it)"
+                    "resolving {given} to a digest (a tag needs the registry; an image given by \
+                     digest, {repo}@sha256:..., deploys without asking it)"
                 )
             });
         }
     };
-    let image_ref = format!("{}/{repo}@{digest}", config.image.registry);
-    runner::info(&format!("{repo}:{reference} is {image_ref}"));
+    let image_ref = Reference {
+        host: Some(config.image.registry.name().to_string()),
+        repository: given.repository.clone(),
+        target: Some(Target::Digest(digest.clone())),
+    }
+    .to_string();
+    runner::info(&format!("{given} is {image_ref}"));
     state.outputs.set("image-ref", &image_ref);
     state.outputs.set("image-digest", digest.to_string());
     state.report.image_ref = Some(image_ref.clone());

@@ -13,7 +13,8 @@ use url::Url;
 
 use super::address::check_transport;
 use super::auth::{Scope, Scopes};
-use super::body::{BlobBody, Hashing, meter, sha256_digest};
+use super::body::{BlobBody, Hashing, meter};
+use super::digest::sha256_of;
 use super::client::{Body, Registry};
 use super::error::{RegistryError, check_status};
 
@@ -149,7 +150,7 @@ impl Registry {
                 .await?;
             let resp = self.check(resp, &Method::GET, &[StatusCode::OK]).await?;
             let bytes = read_body(resp, max, &format!("blob {digest}")).await?;
-            let actual = sha256_digest(&bytes);
+            let actual = sha256_of(&bytes);
             if &actual != digest {
                 return Err(RegistryError::DigestMismatch {
                     what: format!("blob served by {repo}"),

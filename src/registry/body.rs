@@ -72,7 +72,7 @@ pub(crate) struct Hashing {
 
 impl Hashing {
     pub(crate) fn finish(self) -> (Digest, u64) {
-        (sha256_digest_of_hash(self.hasher), self.len)
+        (super::digest::from_hasher(self.hasher), self.len)
     }
 }
 
@@ -121,20 +121,6 @@ fn size_error(got: u64, expected: u64) -> SourceError {
     ))
 }
 
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> Digest {
-    sha256_digest_of_hash(Sha256::new_with_prefix(bytes))
-}
-
-fn sha256_digest_of_hash(h: Sha256) -> Digest {
-    let hex = hex::encode(h.finalize());
-    // 64 lowercase hex characters always form a valid sha256 digest.
-    match Digest::try_from(format!("sha256:{hex}")) {
-        Ok(d) => d,
-        Err(_) => unreachable!("a sha256 hex string is a valid digest"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +147,7 @@ mod tests {
             assert!(chunks.iter().all(Result::is_ok));
             assert_eq!(sent.load(Ordering::Relaxed), data.len() as u64);
             let (d, n) = std::mem::take(&mut *hashing.lock().unwrap()).finish();
-            assert_eq!((d, n), (sha256_digest(&data), data.len() as u64));
+            assert_eq!((d, n), (super::digest::sha256_of(&data), data.len() as u64));
         }
         // A source that disagrees with the announced size fails, short or long.
         for announced in [4u64, 6] {
@@ -176,7 +162,7 @@ mod tests {
         let all: Vec<_> = b.open().await.unwrap().collect().await;
         assert_eq!(all.len(), 1);
         assert_eq!(
-            sha256_digest(b"hello").to_string(),
+            super::digest::sha256_of(b"hello").to_string(),
             "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
     }

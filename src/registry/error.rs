@@ -13,23 +13,20 @@ use super::challenge::Challenge;
 pub enum RegistryError {
     /// The token server (or a Basic-auth registry) refused the username/token pair.
     #[error(
-        "{registry} rejected the credentials of user {username:?}: check the docker-hub-username \
-         and docker-hub-token inputs (a Docker Hub access token with read/write scope)"
+        "{registry} rejected the credentials of user {username:?}"
     )]
     BadCredentials { registry: String, username: String },
 
     /// Anonymous access was refused where credentials are needed.
     #[error(
-        "{registry} requires credentials for {what}: set the docker-hub-username and \
-         docker-hub-token inputs"
+        "{registry} requires credentials for {what}"
     )]
     CredentialsRequired { registry: String, what: String },
 
     /// Valid credentials, but not allowed to do this (e.g. push to someone else's repository).
     #[error(
         "the credentials for {registry} are not allowed to {action} repository {repository} \
-         (insufficient_scope): check that the repository name is right and that the \
-         docker-hub-token has write access"
+         (insufficient_scope)"
     )]
     InsufficientScope {
         registry: String,

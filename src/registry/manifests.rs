@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 
 use super::auth::{Scope, Scopes};
 use super::blobs::{read_body, verify_digest_header};
-use super::body::sha256_digest;
+use super::digest::sha256_of;
 use super::client::{Body, Registry};
 use super::error::RegistryError;
 
@@ -40,7 +40,7 @@ impl Registry {
         media_type: &MediaType,
         bytes: Bytes,
     ) -> Result<Digest> {
-        let digest = sha256_digest(&bytes);
+        let digest = sha256_of(&bytes);
         if bytes.len() as u64 > MANIFEST_LIMIT {
             bail!(
                 "manifest {digest} is {} bytes, over the {MANIFEST_LIMIT}-byte limit",
@@ -104,7 +104,7 @@ impl Registry {
                 &format!("manifest {repo}:{reference}"),
             )
             .await?;
-            let digest = sha256_digest(&bytes);
+            let digest = sha256_of(&bytes);
             for expected in [
                 Some(reference).filter(|r| r.contains(':')),
                 header_digest.as_deref(),

@@ -40,17 +40,20 @@ mod blobs;
 mod body;
 mod challenge;
 mod client;
+pub mod digest;
 mod error;
 mod manifests;
+mod reference;
 mod retry;
 
 pub use address::{DOCKER_HUB, RegistryAddress, check_transport, is_loopback_host};
 pub use auth::Credentials;
 pub use blobs::{BlobInfo, resolve_location};
-pub use body::{BlobBody, ByteStream, FILE_CHUNK, FileBlob, SourceError, sha256_digest};
+pub use body::{BlobBody, ByteStream, FILE_CHUNK, FileBlob, SourceError};
 pub use challenge::Challenge;
 pub use client::{Registry, Stats};
 pub use error::{ApiError, RegistryError};
+pub use reference::{Reference, Repository, Tag, Target};
 pub use manifests::{MANIFEST_ACCEPT, MANIFEST_LIMIT, Manifest};
 pub use retry::{RetryPolicy, Verdict, classify};
 
@@ -61,8 +64,8 @@ use auth::{Scope, Scopes};
 impl Registry {
     /// Proves the credentials can push to `repo` before anything is uploaded: pings the registry
     /// and obtains a `pull,push` token for `repo`. Wrong credentials give
-    /// [`RegistryError::BadCredentials`] (naming the docker-hub-username/docker-hub-token
-    /// inputs); a token without push gives [`RegistryError::InsufficientScope`].
+    /// [`RegistryError::BadCredentials`]; a token without push gives
+    /// [`RegistryError::InsufficientScope`].
     pub async fn check_login(&self, repo: &str) -> Result<()> {
         let scopes = Scopes::one(Scope::push(&self.repo_path(repo)));
         let inner = &*self.inner;

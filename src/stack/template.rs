@@ -4,6 +4,9 @@
 use anyhow::{Context, Result, bail};
 use serde_yaml::Value;
 
+// `Default: 2` and `Default: "2"` both mean "2" to CloudFormation: the one scalar rule.
+use crate::pairs::scalar_text;
+
 /// One declared parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamDecl {
@@ -67,22 +70,6 @@ impl TemplateInfo {
 
     pub fn param(&self, name: &str) -> Option<&ParamDecl> {
         self.parameters.iter().find(|p| p.name == name)
-    }
-}
-
-/// A YAML scalar as CloudFormation text: `Default: 2` and `Default: "2"` both mean "2".
-pub(crate) fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        // A list default is how CommaDelimitedList parameters are sometimes written.
-        Value::Sequence(items) => items
-            .iter()
-            .map(scalar_text)
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.join(",")),
-        _ => None,
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use crate::image::blob::BlobSource;
+use crate::image::media::Compression;
 use crate::image::report::LayerOutcome;
 
 /// A blob whose digest is known before the push: a config, a stored layer, or a layer found
@@ -37,6 +38,7 @@ pub struct Compress {
     pub source: BlobSource,
     pub diff_id: Digest,
     pub target: MediaType,
+    pub compression: Compression,
 }
 
 pub struct Compressed {

@@ -14,14 +14,14 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use super::blob::BlobSource;
 use super::media::Compression;
 use super::model::{LayerForm, LoadedImage, ManifestDoc};
 use super::report::{self, LayerOutcome, LayerResult, PushReport};
 use super::{plan, rewrite};
-use crate::registry::Registry;
+use crate::registry::{Reference, Registry, Repository, Tag, Target};
 use crate::runner;
 use blobs::{Blobs, Compress, Slot, State, compressed_desc, compressed_seconds, outcome_of};
 
@@ -31,8 +31,8 @@ pub struct PushOptions {
     pub concurrency: usize,
     /// How uncompressed layers are compressed (`compression`).
     pub compression: Compression,
-    /// A repository on the same registry to mount missing blobs from.
-    pub mount_from: Option<String>,
+    /// A repository on the same registry to mount missing blobs from (`mount-from`).
+    pub mount_from: Option<Repository>,
 }
 
 impl Default for PushOptions {
@@ -45,61 +45,117 @@ impl Default for PushOptions {
     }
 }
 
-/// Pushes `image` to `repo` (by digest, then as each of `tags`).
+/// Pushes `image` to `repo` (by digest, then as each of `tags`), one protocol phase after the
+/// other, like go-containerregistry's `remote.Write`: plan → login → reuse → check → verify →
+/// upload → manifests → report.
 pub async fn push(
     registry: &Registry,
-    repo: &str,
+    repo: &Repository,
     image: &LoadedImage,
-    tags: &[String],
+    tags: &[Tag],
     opts: &PushOptions,
 ) -> Result<PushReport> {
     let started = Instant::now();
     let before = registry.stats();
-    for tag in tags {
-        check_tag(tag)?;
-    }
     let jobs = opts.concurrency.max(1);
+    let targets = compression_targets(image, opts.compression)?;
+    registry.check_login(repo.as_str()).await?;
+    let reused = reusable_layers(registry, repo, image, tags.first(), opts).await?;
+    let (mut blobs, slots) = collect_blobs(image, &targets, &reused, opts.compression);
+    let mount_from = opts.mount_from.as_ref().map(Repository::as_str);
+    transfer::check_present(registry, repo.as_str(), mount_from, &mut blobs, jobs).await?;
+    let redirect = compress_what_went_missing(&mut blobs)?;
+    transfer::verify_sources(&blobs).await?;
+    transfer::upload(registry, repo.as_str(), &mut blobs, jobs).await?;
+    let placed = Placed {
+        blobs,
+        slots,
+        redirect,
+    };
+    let root = put_manifests(registry, repo, image, &placed, tags, opts.compression).await?;
+    let pushed = summarize(registry, repo, &placed, &root, started, &before)?;
+    runner::info(&format!(
+        "pushed {}: {} layers ({} pushed, {} skipped, {} mounted), {} of {} uploaded in {:.2} s",
+        pushed.reference,
+        pushed.layers.len(),
+        pushed.count(LayerOutcome::Pushed),
+        pushed.count(LayerOutcome::Skipped),
+        pushed.count(LayerOutcome::Mounted),
+        report::megabytes(pushed.bytes_uploaded),
+        report::megabytes(pushed.total_size),
+        pushed.duration.as_secs_f64()
+    ));
+    Ok(pushed)
+}
 
-    // Plan (local only): fails on an impossible combination before any request.
-    let mut targets = Vec::with_capacity(image.images.len());
-    for img in &image.images {
-        let t = img
-            .layers
-            .iter()
-            .map(|l| match l.form {
-                LayerForm::AsIs => Ok(None),
-                LayerForm::Compress => {
-                    rewrite::target_layer_type(img, l, opts.compression).map(Some)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        targets.push(t);
-    }
+/// Plan (local only): the media type each layer to compress becomes; fails on an impossible
+/// combination (zstd in a Docker manifest) before any request.
+fn compression_targets(
+    image: &LoadedImage,
+    compression: Compression,
+) -> Result<Vec<Vec<Option<MediaType>>>> {
+    image
+        .images
+        .iter()
+        .map(|img| {
+            img.layers
+                .iter()
+                .map(|l| match l.form {
+                    LayerForm::AsIs => Ok(None),
+                    LayerForm::Compress => {
+                        rewrite::target_layer_type(img, l, compression).map(Some)
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
 
-    registry.check_login(repo).await?;
-
-    // Warm push: layers to compress that the tag (or the mount source's tag) already holds.
-    let mut sources = vec![repo.to_string()];
-    sources.extend(opts.mount_from.iter().cloned());
-    let mut reused: Vec<Option<Vec<Descriptor>>> = vec![None; image.images.len()];
-    if let Some(tag) = tags.first() {
-        for (i, img) in image.images.iter().enumerate() {
-            if img.layers.iter().all(|l| l.form == LayerForm::AsIs) {
-                continue;
-            }
-            for source_repo in &sources {
-                if let Some(found) =
-                    plan::reusable_layers(registry, source_repo, tag, img, opts.compression).await?
-                {
-                    reused[i] = Some(found);
-                    break;
-                }
+/// Warm push (GET manifest + config): layers to compress that the first tag — here or in the
+/// mount source — already holds compressed the way this push would, so nothing is recompressed.
+async fn reusable_layers(
+    registry: &Registry,
+    repo: &Repository,
+    image: &LoadedImage,
+    tag: Option<&Tag>,
+    opts: &PushOptions,
+) -> Result<Vec<Option<Vec<Descriptor>>>> {
+    let mut reused = vec![None; image.images.len()];
+    let Some(tag) = tag else {
+        return Ok(reused);
+    };
+    let sources: Vec<&Repository> = std::iter::once(repo).chain(&opts.mount_from).collect();
+    for (i, img) in image.images.iter().enumerate() {
+        if img.layers.iter().all(|l| l.form == LayerForm::AsIs) {
+            continue;
+        }
+        for source in &sources {
+            let found = plan::reusable_layers(
+                registry,
+                source.as_str(),
+                tag.as_str(),
+                img,
+                opts.compression,
+            )
+            .await?;
+            if found.is_some() {
+                reused[i] = found;
+                break;
             }
         }
     }
+    Ok(reused)
+}
 
+/// Every blob of every image once, and per image where its config and layers come from.
+fn collect_blobs(
+    image: &LoadedImage,
+    targets: &[Vec<Option<MediaType>>],
+    reused: &[Option<Vec<Descriptor>>],
+    compression: Compression,
+) -> (Blobs, Vec<(Slot, Vec<Slot>)>) {
     let mut blobs = Blobs::default();
-    let mut slots: Vec<(Slot, Vec<Slot>)> = Vec::with_capacity(image.images.len());
+    let mut slots = Vec::with_capacity(image.images.len());
     for (i, img) in image.images.iter().enumerate() {
         let config = blobs.add_known(
             img.config.descriptor.clone(),
@@ -115,6 +171,7 @@ pub async fn push(
                         source: layer.source.clone(),
                         diff_id: layer.descriptor.digest().clone(),
                         target: target.clone(),
+                        compression,
                     };
                     match reused[i].as_ref().and_then(|r| r.get(j)) {
                         Some(desc) => blobs.add_known(desc.clone(), None, Some(job), true),
@@ -132,12 +189,13 @@ pub async fn push(
         }
         slots.push((config, layers));
     }
+    (blobs, slots)
+}
 
-    transfer::check_present(registry, repo, opts.mount_from.as_deref(), &mut blobs, jobs).await?;
-
-    // Blobs found neither in the repository nor by mount but known only from the registry:
-    // compress them from the local source after all.
-    let mut redirect: HashMap<usize, usize> = HashMap::new();
+/// Blobs found neither in the repository nor by mount but known only from the registry (a
+/// reused layer since deleted): compress them from the local source after all.
+fn compress_what_went_missing(blobs: &mut Blobs) -> Result<HashMap<usize, usize>> {
+    let mut redirect = HashMap::new();
     for i in 0..blobs.known.len() {
         if blobs.known[i].state == State::Missing && blobs.known[i].source.is_none() {
             let Some(job) = blobs.known[i].fallback.clone() else {
@@ -149,35 +207,59 @@ pub async fn push(
             redirect.insert(i, blobs.add_compress(job));
         }
     }
+    Ok(redirect)
+}
 
-    transfer::verify_sources(&blobs).await?;
-    transfer::upload(registry, repo, &mut blobs, jobs).await?;
+/// Where every blob ended up once uploads are done.
+struct Placed {
+    blobs: Blobs,
+    slots: Vec<(Slot, Vec<Slot>)>,
+    redirect: HashMap<usize, usize>,
+}
 
-    // Final descriptors, manifests by digest, the index, then tags.
-    let layer_desc = |slot: Slot| -> Result<Descriptor> {
+impl Placed {
+    fn layer_desc(&self, slot: Slot) -> Result<Descriptor> {
         match slot {
-            Slot::Known(i) => match redirect.get(&i) {
-                Some(&c) => compressed_desc(&blobs, c),
-                None => Ok(blobs.known[i].desc.clone()),
+            Slot::Known(i) => match self.redirect.get(&i) {
+                Some(&c) => compressed_desc(&self.blobs, c),
+                None => Ok(self.blobs.known[i].desc.clone()),
             },
-            Slot::Compress(c) => compressed_desc(&blobs, c),
+            Slot::Compress(c) => compressed_desc(&self.blobs, c),
         }
-    };
+    }
+
+    fn outcome(&self, slot: Slot) -> (LayerOutcome, f64) {
+        match slot {
+            Slot::Known(i) => match self.redirect.get(&i) {
+                None => (
+                    outcome_of(self.blobs.known[i].state),
+                    self.blobs.known[i].seconds,
+                ),
+                Some(&c) => (LayerOutcome::Pushed, compressed_seconds(&self.blobs, c)),
+            },
+            Slot::Compress(c) => (LayerOutcome::Pushed, compressed_seconds(&self.blobs, c)),
+        }
+    }
+}
+
+/// PUT each image manifest by digest, the index over them, then every tag on the root.
+async fn put_manifests(
+    registry: &Registry,
+    repo: &Repository,
+    image: &LoadedImage,
+    placed: &Placed,
+    tags: &[Tag],
+    compression: Compression,
+) -> Result<ManifestDoc> {
+    let repo = repo.as_str();
     let mut manifests: Vec<ManifestDoc> = Vec::with_capacity(image.images.len());
-    for (img, (_, layer_slots)) in image.images.iter().zip(&slots) {
+    for (img, (_, layer_slots)) in image.images.iter().zip(&placed.slots) {
         let descs = layer_slots
             .iter()
-            .map(|s| layer_desc(*s))
+            .map(|s| placed.layer_desc(*s))
             .collect::<Result<Vec<_>>>()?;
-        let doc = rewrite::image_manifest(img, &descs, opts.compression)?;
-        registry
-            .put_manifest(
-                repo,
-                doc.digest.as_ref(),
-                &doc.media_type,
-                doc.bytes.clone(),
-            )
-            .await?;
+        let doc = rewrite::image_manifest(img, &descs, compression)?;
+        put(registry, repo, doc.digest.as_ref(), &doc).await?;
         manifests.push(doc);
     }
     let root = match &image.index {
@@ -196,14 +278,7 @@ pub async fn push(
                 })
                 .collect();
             let doc = rewrite::index_manifest(index, &children)?;
-            registry
-                .put_manifest(
-                    repo,
-                    doc.digest.as_ref(),
-                    &doc.media_type,
-                    doc.bytes.clone(),
-                )
-                .await?;
+            put(registry, repo, doc.digest.as_ref(), &doc).await?;
             doc
         }
         None => manifests
@@ -212,36 +287,42 @@ pub async fn push(
             .context("the image has no manifest")?,
     };
     for tag in tags {
-        registry
-            .put_manifest(repo, tag, &root.media_type, root.bytes.clone())
-            .await?;
+        put(registry, repo, tag.as_str(), &root).await?;
     }
+    Ok(root)
+}
 
-    // Report: each distinct layer once, in image and layer order.
+async fn put(registry: &Registry, repo: &str, reference: &str, doc: &ManifestDoc) -> Result<()> {
+    registry
+        .put_manifest(repo, reference, &doc.media_type, doc.bytes.clone())
+        .await
+        .map(drop)
+}
+
+/// The report: each distinct blob once, in image and layer order.
+fn summarize(
+    registry: &Registry,
+    repo: &Repository,
+    placed: &Placed,
+    root: &ManifestDoc,
+    started: Instant,
+    before: &crate::registry::Stats,
+) -> Result<PushReport> {
     let mut layers = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut total_size = 0u64;
-    for (config, layer_slots) in &slots {
+    for (config, layer_slots) in &placed.slots {
         if let Slot::Known(c) = config
-            && seen.insert(blobs.known[*c].desc.digest().clone())
+            && seen.insert(placed.blobs.known[*c].desc.digest().clone())
         {
-            total_size += blobs.known[*c].desc.size();
+            total_size += placed.blobs.known[*c].desc.size();
         }
         for slot in layer_slots {
-            let desc = layer_desc(*slot)?;
+            let desc = placed.layer_desc(*slot)?;
             if !seen.insert(desc.digest().clone()) {
                 continue;
             }
-            let (outcome, seconds) = match slot {
-                Slot::Known(i) if !redirect.contains_key(i) => {
-                    (outcome_of(blobs.known[*i].state), blobs.known[*i].seconds)
-                }
-                Slot::Known(i) => (
-                    LayerOutcome::Pushed,
-                    compressed_seconds(&blobs, redirect[i]),
-                ),
-                Slot::Compress(c) => (LayerOutcome::Pushed, compressed_seconds(&blobs, *c)),
-            };
+            let (outcome, seconds) = placed.outcome(*slot);
             total_size += desc.size();
             layers.push(LayerResult {
                 digest: desc.digest().clone(),
@@ -251,56 +332,19 @@ pub async fn push(
             });
         }
     }
-    let stats = registry.stats().since(&before);
-    let pushed = PushReport {
-        reference: format!("{}/{repo}@{}", registry.address().name(), root.digest),
+    let stats = registry.stats().since(before);
+    Ok(PushReport {
+        reference: Reference {
+            host: Some(registry.address().name().to_string()),
+            repository: repo.clone(),
+            target: Some(Target::Digest(root.digest.clone())),
+        }
+        .to_string(),
         digest: root.digest.clone(),
         media_type: root.media_type.clone(),
         total_size,
         layers,
         bytes_uploaded: stats.blob_bytes_uploaded,
         duration: started.elapsed(),
-    };
-    runner::info(&format!(
-        "pushed {}: {} layers ({} pushed, {} skipped, {} mounted), {} of {} uploaded in {:.2} s",
-        pushed.reference,
-        pushed.layers.len(),
-        pushed.count(LayerOutcome::Pushed),
-        pushed.count(LayerOutcome::Skipped),
-        pushed.count(LayerOutcome::Mounted),
-        report::megabytes(pushed.bytes_uploaded),
-        report::megabytes(pushed.total_size),
-        pushed.duration.as_secs_f64()
-    ));
-    Ok(pushed)
-}
-
-/// Tag grammar of the distribution spec: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-fn check_tag(tag: &str) -> Result<()> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
-        });
-    if !ok {
-        bail!(
-            "tag {tag:?} is not valid (letters, digits, _ . -, not starting with . or -, at most 128)"
-        );
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_follow_the_spec_grammar() {
-        for good in ["latest", "v1.2.3", "sha-abc_DEF", "_x"] {
-            assert!(check_tag(good).is_ok(), "{good}");
-        }
-        for bad in ["", ".x", "-x", "a/b", "a:b", &"x".repeat(129)] {
-            assert!(check_tag(bad).is_err(), "{bad}");
-        }
-    }
+    })
 }

@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use oci_spec::image::{Descriptor, Digest, MediaType};
+use oci_spec::image::{Descriptor, Digest};
 
 use super::blobs::{Blobs, State, outcome_of};
 use crate::image::blob::BlobSource;
 use crate::image::body::{CompressedBody, StoredBody};
-use crate::image::media::Compression;
 use crate::image::report::{self, LayerOutcome, LayerResult};
 use crate::registry::Registry;
 use crate::runner;
@@ -158,7 +157,7 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
                     let body = CompressedBody {
                         source: job.source.clone(),
                         diff_id: job.diff_id.clone(),
-                        compression: compression_of(&job.target),
+                        compression: job.compression,
                     };
                     let info = registry
                         .upload_blob_streamed(repo, &body)
@@ -196,13 +195,4 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
         }
     }
     Ok(())
-}
-
-/// The compression a target layer media type stands for.
-fn compression_of(target: &MediaType) -> Compression {
-    if target.to_string().ends_with("zstd") {
-        Compression::Zstd
-    } else {
-        Compression::Gzip
-    }
 }
