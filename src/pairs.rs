@@ -37,13 +37,17 @@ pub fn parse(text: &str) -> Result<Pairs> {
                     } else {
                         scalar_text(v)
                     };
-                    let value = value
-                        .with_context(|| format!("the value of {key:?} is not a scalar or a list"))?;
+                    let value = value.with_context(|| {
+                        format!("the value of {key:?} is not a scalar or a list")
+                    })?;
                     Ok((key, value))
                 })
                 .collect::<Result<Pairs>>()?,
             Ok(Value::Sequence(items)) => items.iter().map(list_item).collect::<Result<Pairs>>()?,
-            Ok(_) => bail!("expected a YAML/JSON map or K=V lines, got {:?}", shown(first)),
+            Ok(_) => bail!(
+                "expected a YAML/JSON map or K=V lines, got {:?}",
+                shown(first)
+            ),
             Err(e) => bail!("expected a YAML/JSON map or K=V lines: {e}"),
         }
     };
@@ -77,7 +81,10 @@ pub fn scalar_text(v: &Value) -> Option<String> {
 /// One `{Key, Value}` (stack tags) or `{ParameterKey, ParameterValue}` (parameters) item.
 fn list_item(item: &Value) -> Result<(String, String)> {
     let field = |a: &str, b: &str| item.get(a).or_else(|| item.get(b)).and_then(scalar_text);
-    match (field("ParameterKey", "Key"), field("ParameterValue", "Value")) {
+    match (
+        field("ParameterKey", "Key"),
+        field("ParameterValue", "Value"),
+    ) {
         (Some(k), Some(v)) => Ok((k, v)),
         _ => bail!("a list must hold {{Key, Value}} or {{ParameterKey, ParameterValue}} items"),
     }
@@ -127,7 +134,10 @@ mod tests {
             pairs(&[("Subnets", "a,b"), ("Empty", "")])
         );
         assert_eq!(parse("MSG=a: b").unwrap(), pairs(&[("MSG", "a: b")]));
-        assert_eq!(parse("PATH=/bin:/usr/bin").unwrap(), pairs(&[("PATH", "/bin:/usr/bin")]));
+        assert_eq!(
+            parse("PATH=/bin:/usr/bin").unwrap(),
+            pairs(&[("PATH", "/bin:/usr/bin")])
+        );
         assert!(parse("  \n# only a comment").unwrap().is_empty());
     }
 

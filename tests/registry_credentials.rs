@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ecs_poc_action::registry::{Credentials, FileBlob, Registry, RegistryAddress, digest::sha256_of};
+use ecs_poc_action::registry::{
+    Credentials, FileBlob, Registry, RegistryAddress, digest::sha256_of,
+};
 use ecs_poc_action::secret::Secret;
 use oci_spec::image::{Descriptor, MediaType};
 use wiremock::matchers::{method, path, path_regex};

@@ -245,9 +245,7 @@ async fn a_401_mid_push_fetches_a_new_token_and_carries_on() {
         1,
     );
     assert_eq!(
-        reg.blob_exists(&repo, &sha256_of(b"nope"))
-            .await
-            .unwrap(),
+        reg.blob_exists(&repo, &sha256_of(b"nope")).await.unwrap(),
         None
     );
     let s = reg.stats();

@@ -3,9 +3,9 @@
 
 use super::context::{Env, GithubContext};
 use super::errors::InputErrors;
+use super::raw::RawInputs;
 use super::values::{self, shown};
 use super::{Mode, input_or_default};
-use super::raw::RawInputs;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
@@ -245,17 +245,31 @@ pub(super) fn build(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn regions() {
-        for good in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "eu-central-2"] {
+        for good in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "eu-central-2",
+        ] {
             assert!(is_region(good), "{good}");
         }
-        for bad in ["", "us-east", "US-EAST-1", "useast1", "us-east-1a", "us--1", "u-east-1", "us-east-1 "] {
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "useast1",
+            "us-east-1a",
+            "us--1",
+            "u-east-1",
+            "us-east-1 ",
+        ] {
             assert!(!is_region(bad), "{bad}");
         }
     }
@@ -308,17 +322,26 @@ mod tests {
         assert_eq!(e[0].0, "aws-secret-access-key");
         let e = errors_of(&[("aws-session-token", "t")], &env);
         assert_eq!(e[0].0, "aws-session-token");
-        let e = errors_of(&[("role-to-assume", "arn:aws:iam::123456789012:role/d")], &env);
+        let e = errors_of(
+            &[("role-to-assume", "arn:aws:iam::123456789012:role/d")],
+            &env,
+        );
         assert!(e[0].1.contains("id-token: write"), "{e:?}");
         let e = errors_of(&[], &env);
         assert!(e[0].1.contains("AWS_DEPLOY_ROLE_ARN"), "{e:?}");
-        let keys = [("aws-access-key-id", "AKIA"), ("aws-secret-access-key", "s")];
+        let keys = [
+            ("aws-access-key-id", "AKIA"),
+            ("aws-secret-access-key", "s"),
+        ];
         assert!(errors_of(&keys, &env).is_empty());
     }
 
     #[test]
     fn endpoint_is_http_only_to_loopback_and_accounts_are_twelve_digits() {
-        let keys = [("aws-access-key-id", "AKIA"), ("aws-secret-access-key", "s")];
+        let keys = [
+            ("aws-access-key-id", "AKIA"),
+            ("aws-secret-access-key", "s"),
+        ];
         let with = |extra: (&'static str, &'static str)| {
             let mut v = keys.to_vec();
             v.push(extra);
@@ -327,11 +350,29 @@ mod tests {
         assert!(with(("aws-endpoint-url", "http://127.0.0.1:5000")).is_empty());
         assert!(with(("aws-endpoint-url", "http://[::1]:5000")).is_empty());
         assert!(with(("aws-endpoint-url", "https://cfn.example.com")).is_empty());
-        assert_eq!(with(("aws-endpoint-url", "http://10.0.0.1"))[0].0, "aws-endpoint-url");
-        assert_eq!(with(("aws-endpoint-url", "moto:5000"))[0].0, "aws-endpoint-url");
+        assert_eq!(
+            with(("aws-endpoint-url", "http://10.0.0.1"))[0].0,
+            "aws-endpoint-url"
+        );
+        assert_eq!(
+            with(("aws-endpoint-url", "moto:5000"))[0].0,
+            "aws-endpoint-url"
+        );
         assert!(with(("allowed-account-ids", "123456789012, 210987654321")).is_empty());
-        assert_eq!(with(("allowed-account-ids", "1234"))[0].0, "allowed-account-ids");
+        assert_eq!(
+            with(("allowed-account-ids", "1234"))[0].0,
+            "allowed-account-ids"
+        );
         assert_eq!(with(("aws-region", "Mars-1"))[0].0, "aws-region");
-        assert_eq!(with(("role-duration-seconds", "60"))[0].0, "role-duration-seconds");
+        let e = errors_of(
+            &[
+                ("aws-access-key-id", "AKIA"),
+                ("aws-secret-access-key", "s"),
+                ("role-to-assume", "arn:aws:iam::123456789012:role/d"),
+                ("role-duration-seconds", "60"),
+            ],
+            &Env::default(),
+        );
+        assert_eq!(e[0].0, "role-duration-seconds");
     }
 }

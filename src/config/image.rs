@@ -72,9 +72,8 @@ pub(super) fn build(
     let registry_input = input_or_default(raw, "registry");
     let registry = errs.take(
         "registry",
-        RegistryAddress::parse(registry_input).map_err(|e| {
-            format!("expected a registry host such as docker.io or ghcr.io: {e:#}")
-        }),
+        RegistryAddress::parse(registry_input)
+            .map_err(|e| format!("expected a registry host such as docker.io or ghcr.io: {e:#}")),
     );
     let username = raw.get("docker-hub-username");
     if let Some(u) = username
@@ -189,8 +188,7 @@ pub(super) fn build(
             "mode push needs an image source: image-archive or image-from",
         );
     }
-    if source.is_some() && login.is_none() && registry.as_ref().is_some_and(|r| r.is_docker_hub())
-    {
+    if source.is_some() && login.is_none() && registry.as_ref().is_some_and(|r| r.is_docker_hub()) {
         errs.push(
             "docker-hub-username",
             "pushing to Docker Hub needs docker-hub-username and docker-hub-token",
@@ -294,7 +292,10 @@ fn build_spec(raw: &RawInputs, value: &str, errs: &mut InputErrors) -> Option<Im
         ),
     );
     let env = raw.get("image-env").map_or(Vec::new(), |text| {
-        let pairs = errs.take("image-env", crate::pairs::parse(text).map_err(|e| format!("{e:#}")));
+        let pairs = errs.take(
+            "image-env",
+            crate::pairs::parse(text).map_err(|e| format!("{e:#}")),
+        );
         let pairs = pairs.unwrap_or_default();
         for (k, _) in &pairs {
             if k.contains(['=', '\0']) || k.chars().any(char::is_whitespace) {
@@ -344,7 +345,10 @@ mod tests {
     #[test]
     fn existing_references_become_typed_targets() {
         let c = build_with(&[("image", "acme/shop:1.2")], Mode::Deploy).unwrap();
-        assert_eq!(c.repository.as_ref().map(Repository::as_str), Some("acme/shop"));
+        assert_eq!(
+            c.repository.as_ref().map(Repository::as_str),
+            Some("acme/shop")
+        );
         assert_eq!(c.existing, Some(Target::Tag("1.2".parse().unwrap())));
         let r = format!("acme/shop@{}", digest());
         let c = build_with(&[("image", &r)], Mode::Deploy).unwrap();
@@ -352,7 +356,10 @@ mod tests {
         assert_eq!(c.existing_reference().unwrap().to_string(), r);
 
         let c = build_with(
-            &[("registry", "localhost:5000"), ("image", "localhost:5000/a/b:1")],
+            &[
+                ("registry", "localhost:5000"),
+                ("image", "localhost:5000/a/b:1"),
+            ],
             Mode::Deploy,
         )
         .unwrap();
@@ -363,32 +370,51 @@ mod tests {
         )
         .unwrap();
         assert!(c.registry.is_plain_http());
-        let c = build_with(&[("image", &format!("docker.io/a/b@{}", digest()))], Mode::Deploy);
+        let c = build_with(
+            &[("image", &format!("docker.io/a/b@{}", digest()))],
+            Mode::Deploy,
+        );
         assert!(c.is_ok(), "docker.io is the default registry: {c:?}");
     }
 
     #[test]
     fn bad_names_name_the_input() {
-        let first = |pairs: &[(&str, &str)]| build_with(pairs, Mode::Deploy).unwrap_err()[0].clone();
+        let first =
+            |pairs: &[(&str, &str)]| build_with(pairs, Mode::Deploy).unwrap_err()[0].clone();
         assert!(first(&[("image", "Acme/Shop:1")]).starts_with("input `image`"));
         assert!(first(&[("image", "acme/shop:-1")]).contains("tag"));
         assert!(first(&[("image", "acme/shop@sha256:abc")]).contains("digest"));
         assert!(first(&[("image", "acme/shop")]).contains("no tag or digest"));
         assert!(first(&[("image", "ghcr.io/a/b:1")]).contains("credentials are only sent"));
-        assert!(first(&[("image", "a:1"), ("registry", "https://ghcr.io")]).starts_with("input `registry`"));
-        assert!(first(&[("image", "a:1"), ("registry", "ghcr.io:0")]).starts_with("input `registry`"));
+        assert!(
+            first(&[("image", "a:1"), ("registry", "https://ghcr.io")])
+                .starts_with("input `registry`")
+        );
+        assert!(
+            first(&[("image", "a:1"), ("registry", "ghcr.io:0")]).starts_with("input `registry`")
+        );
         assert!(first(&[("image", "a:1"), ("tags", "ok, -bad")]).starts_with("input `tags`"));
-        assert!(first(&[("image", "a:1"), ("compression", "lz4")]).starts_with("input `compression`"));
-        assert!(first(&[("image", "a:1"), ("mount-from", "Up/Per")]).starts_with("input `mount-from`"));
+        assert!(
+            first(&[("image", "a:1"), ("compression", "lz4")]).starts_with("input `compression`")
+        );
+        assert!(
+            first(&[("image", "a:1"), ("mount-from", "Up/Per")]).starts_with("input `mount-from`")
+        );
         let long = format!("a/{}:1", "b".repeat(300));
         assert!(first(&[("image", &long)]).contains("255"));
     }
 
     #[test]
     fn default_tags_and_repository_come_from_the_run() {
-        let c = build_with(&[("docker-hub-username", "Me"), ("docker-hub-token", "t")], Mode::Destroy)
-            .unwrap();
-        assert_eq!(c.repository.as_ref().map(Repository::as_str), Some("me/shop"));
+        let c = build_with(
+            &[("docker-hub-username", "Me"), ("docker-hub-token", "t")],
+            Mode::Destroy,
+        )
+        .unwrap();
+        assert_eq!(
+            c.repository.as_ref().map(Repository::as_str),
+            Some("me/shop")
+        );
         let tags: Vec<&str> = c.tags.iter().map(Tag::as_str).collect();
         assert_eq!(tags, ["sha-0123456", "latest"]);
     }

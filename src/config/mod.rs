@@ -179,7 +179,10 @@ mod tests {
             assert_eq!(mode.as_str(), text);
         }
         for bad in ["Deploy", "", "apply", "push "] {
-            assert!(parse_mode(bad).unwrap_err().contains("deploy, push"), "{bad}");
+            assert!(
+                parse_mode(bad).unwrap_err().contains("deploy, push"),
+                "{bad}"
+            );
         }
         assert!(!Mode::Push.needs_aws() && Mode::Destroy.needs_aws());
         assert!(Mode::Push.pushes() && Mode::Deploy.pushes() && !Mode::Preview.pushes());

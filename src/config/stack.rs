@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::context::{Env, GithubContext};
 use super::errors::InputErrors;
 use super::files;
+use super::input_or_default;
 use super::raw::RawInputs;
 use super::values::{self, shown};
-use super::input_or_default;
 use crate::stack::Capability;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,8 +281,9 @@ pub(super) fn build(
     let tags = errs
         .take(
             "stack-tags",
-            raw.get("stack-tags")
-                .map_or(Ok(Vec::new()), |t| crate::pairs::parse(t).map_err(|e| format!("{e:#}"))),
+            raw.get("stack-tags").map_or(Ok(Vec::new()), |t| {
+                crate::pairs::parse(t).map_err(|e| format!("{e:#}"))
+            }),
         )
         .unwrap_or_default();
     if tags.len() > 50 {
@@ -407,7 +408,10 @@ mod tests {
     #[test]
     fn derived_names_leave_room_for_the_suffix() {
         assert_eq!(build_with(&[]).unwrap().name, "ecs-poc-my-shop");
-        assert_eq!(build_with(&[("stack-name-suffix", "pr-7")]).unwrap().name, "ecs-poc-my-shop-pr-7");
+        assert_eq!(
+            build_with(&[("stack-name-suffix", "pr-7")]).unwrap().name,
+            "ecs-poc-my-shop-pr-7"
+        );
         let long = format!("a{}", "b".repeat(127));
         let e = build_with(&[("stack-name", &long), ("stack-name-suffix", "pr-7")]).unwrap_err();
         assert!(e[0].starts_with("input `stack-name-suffix`"), "{e:?}");
@@ -419,7 +423,8 @@ mod tests {
         assert!(e[0].contains("at least min-capacity"), "{e:?}");
         let e = build_with(&[("desired-count", "20")]).unwrap_err();
         assert!(e[0].contains("2..10"), "{e:?}");
-        let e = build_with(&[("capabilities", "CAPABILITY_IAM, CAPABILITY_EVERYTHING")]).unwrap_err();
+        let e =
+            build_with(&[("capabilities", "CAPABILITY_IAM, CAPABILITY_EVERYTHING")]).unwrap_err();
         assert!(e[0].contains("CAPABILITY_NAMED_IAM"), "{e:?}");
         let e = build_with(&[("stack-tags", "aws:x=1")]).unwrap_err();
         assert!(e[0].starts_with("input `stack-tags`"), "{e:?}");

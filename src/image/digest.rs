@@ -49,7 +49,6 @@ pub fn check(
 mod tests {
     use super::*;
 
-
     #[test]
     fn reader_and_bytes_agree() {
         let data = vec![7u8; 600_000];
@@ -57,5 +56,4 @@ mod tests {
         assert_eq!(n, 600_000);
         assert_eq!(d, sha256_of(&data));
     }
-
 }

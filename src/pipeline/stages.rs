@@ -193,9 +193,15 @@ async fn push(
         compression: config.image.compression,
         mount_from: config.image.mount_from.clone(),
     };
-    let report = image::push(registry, repository(config)?, image, &config.image.tags, &opts)
-        .await
-        .map_err(credentials_hint)?;
+    let report = image::push(
+        registry,
+        repository(config)?,
+        image,
+        &config.image.tags,
+        &opts,
+    )
+    .await
+    .map_err(credentials_hint)?;
     let reference = report.reference.clone();
     state.outputs.set("image-ref", &reference);
     state.outputs.set("image-digest", report.digest.to_string());

@@ -47,6 +47,9 @@ impl RegistryAddress {
         // (bracketed IPv6 included), then pick the real scheme from the host.
         let probe = Url::parse(&format!("https://{api_host}/"))
             .with_context(|| format!("registry address {trimmed:?} is not a valid host[:port]"))?;
+        if probe.port() == Some(0) {
+            bail!("registry address {trimmed:?} has port 0");
+        }
         if probe.path() != "/" || probe.query().is_some() || !probe.username().is_empty() {
             bail!("registry address {trimmed:?} must be host[:port] only");
         }
@@ -210,6 +213,7 @@ mod tests {
             "https://ghcr.io",
             "ghcr.io/foo",
             "a b",
+            "ghcr.io:0",
         ] {
             assert!(
                 RegistryAddress::parse(bad).is_err(),

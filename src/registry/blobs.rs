@@ -14,8 +14,8 @@ use url::Url;
 use super::address::check_transport;
 use super::auth::{Scope, Scopes};
 use super::body::{BlobBody, Hashing, meter};
-use super::digest::sha256_of;
 use super::client::{Body, Registry};
+use super::digest::sha256_of;
 use super::error::{RegistryError, check_status};
 
 /// A blob the registry now holds.

@@ -147,7 +147,10 @@ mod tests {
             assert!(chunks.iter().all(Result::is_ok));
             assert_eq!(sent.load(Ordering::Relaxed), data.len() as u64);
             let (d, n) = std::mem::take(&mut *hashing.lock().unwrap()).finish();
-            assert_eq!((d, n), (super::digest::sha256_of(&data), data.len() as u64));
+            assert_eq!(
+                (d, n),
+                (crate::registry::digest::sha256_of(&data), data.len() as u64)
+            );
         }
         // A source that disagrees with the announced size fails, short or long.
         for announced in [4u64, 6] {
@@ -162,7 +165,7 @@ mod tests {
         let all: Vec<_> = b.open().await.unwrap().collect().await;
         assert_eq!(all.len(), 1);
         assert_eq!(
-            super::digest::sha256_of(b"hello").to_string(),
+            crate::registry::digest::sha256_of(b"hello").to_string(),
             "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
     }

@@ -68,9 +68,6 @@ mod tests {
         ] {
             assert!(parse_sha256(&bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            short(&sha256_of(b"")),
-            "sha256:e3b0c44298fc"
-        );
+        assert_eq!(short(&sha256_of(b"")), "sha256:e3b0c44298fc");
     }
 }

@@ -12,15 +12,11 @@ use super::challenge::Challenge;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The token server (or a Basic-auth registry) refused the username/token pair.
-    #[error(
-        "{registry} rejected the credentials of user {username:?}"
-    )]
+    #[error("{registry} rejected the credentials of user {username:?}")]
     BadCredentials { registry: String, username: String },
 
     /// Anonymous access was refused where credentials are needed.
-    #[error(
-        "{registry} requires credentials for {what}"
-    )]
+    #[error("{registry} requires credentials for {what}")]
     CredentialsRequired { registry: String, what: String },
 
     /// Valid credentials, but not allowed to do this (e.g. push to someone else's repository).

@@ -9,8 +9,8 @@ use reqwest::{Method, StatusCode};
 
 use super::auth::{Scope, Scopes};
 use super::blobs::{read_body, verify_digest_header};
-use super::digest::sha256_of;
 use super::client::{Body, Registry};
+use super::digest::sha256_of;
 use super::error::RegistryError;
 
 /// Manifests larger than this are refused (distribution's and Docker Hub's limit).

@@ -53,8 +53,8 @@ pub use body::{BlobBody, ByteStream, FILE_CHUNK, FileBlob, SourceError};
 pub use challenge::Challenge;
 pub use client::{Registry, Stats};
 pub use error::{ApiError, RegistryError};
-pub use reference::{Reference, Repository, Tag, Target};
 pub use manifests::{MANIFEST_ACCEPT, MANIFEST_LIMIT, Manifest};
+pub use reference::{Reference, Repository, Tag, Target};
 pub use retry::{RetryPolicy, Verdict, classify};
 
 use anyhow::{Context, Result};

@@ -193,7 +193,9 @@ mod tests {
             assert!(good.parse::<Repository>().is_ok(), "{good}");
         }
         let long = "a".repeat(256);
-        for bad in ["", "App", "a//b", "/a", "a/", "-a", "a-", "a___b", "a._b", "a b", &long] {
+        for bad in [
+            "", "App", "a//b", "/a", "a/", "-a", "a-", "a___b", "a._b", "a b", &long,
+        ] {
             assert!(bad.parse::<Repository>().is_err(), "{bad}");
         }
     }

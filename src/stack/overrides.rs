@@ -35,16 +35,9 @@ pub fn parse_overrides(text: &str) -> Result<Vec<(String, String)>> {
 mod tests {
     use super::*;
 
-
-
     #[test]
     fn rejects_bad_keys_lines_and_duplicates() {
-        assert!(
-            parse_overrides("Cpu=1\nCpu=2")
-                .unwrap_err()
-                .to_string()
-                .contains("Cpu")
-        );
+        assert!(format!("{:#}", parse_overrides("Cpu=1\nCpu=2").unwrap_err()).contains("Cpu"));
         assert!(parse_overrides("just words\nmore").is_err());
         assert!(parse_overrides("bad-key=1").is_err());
         assert!(parse_overrides("A: {nested: map}").is_err());
