@@ -64,7 +64,14 @@ async fn run(args: Args) -> Result<()> {
     };
     let registry = Registry::new(RegistryAddress::parse(&args.registry)?, creds)?;
     let image = load_archive(&args.source)?;
-    let report = push(&registry, &args.repo, &image, &[args.tag], &args.opts).await?;
+    let report = push(
+        &registry,
+        &args.repo.parse()?,
+        &image,
+        &[args.tag.parse()?],
+        &args.opts,
+    )
+    .await?;
     println!(
         "{}",
         serde_json::json!({

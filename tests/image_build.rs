@@ -184,9 +184,15 @@ async fn built_image_unpacks_with_umoci_with_files_and_modes() {
         }
         let image = build(&s).unwrap();
         let repo = unique_repo("built");
-        let report = push(&registry(), &repo, &image, &["v1".into()], &opts())
-            .await
-            .unwrap();
+        let report = push(
+            &registry(),
+            &repo.parse().unwrap(),
+            &image,
+            &["v1".parse().unwrap()],
+            &opts(),
+        )
+        .await
+        .unwrap();
         assert_eq!(Some(&report.digest), image.digest());
         assert_all(&report, LayerOutcome::Pushed);
         let back = tmp.path().join(format!("back-{zstd}"));

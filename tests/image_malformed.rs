@@ -214,9 +214,15 @@ async fn a_layer_not_matching_its_digest_pushes_nothing() {
     let repo = unique_repo("corrupt");
     let err = format!(
         "{:#}",
-        push(&registry, &repo, &image, &["v1".into()], &opts())
-            .await
-            .unwrap_err()
+        push(
+            &registry,
+            &repo.parse().unwrap(),
+            &image,
+            &["v1".parse().unwrap()],
+            &opts()
+        )
+        .await
+        .unwrap_err()
     );
     assert!(
         err.contains("nothing was pushed") && err.contains(&saved.diff_ids[0]),
@@ -256,9 +262,15 @@ async fn a_wrong_password_fails_before_any_upload() {
     )
     .unwrap();
     let repo = unique_repo("badpass");
-    let err = push(&bad, &repo, &image, &["v1".into()], &opts())
-        .await
-        .unwrap_err();
+    let err = push(
+        &bad,
+        &repo.parse().unwrap(),
+        &image,
+        &["v1".parse().unwrap()],
+        &opts(),
+    )
+    .await
+    .unwrap_err();
     let text = format!("{err:#}");
     assert!(!text.contains(&common::stand_in("ECS_TEST_REGISTRY_PASSWORD")));
     assert!(
