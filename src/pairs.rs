@@ -21,9 +21,9 @@ pub fn parse(text: &str) -> Result<Pairs> {
     };
     // `K=V` when the first line starts with a plain key and `=`; otherwise YAML/JSON, so a
     // value holding `: ` (`MSG=a: b`) is never read as a map.
-    let lines = first
-        .split_once('=')
-        .is_some_and(|(k, _)| !k.trim().is_empty() && !k.contains([':', ' ', '"', '\'', '{', '[']));
+    let lines = first.split_once('=').is_some_and(|(k, _)| {
+        !k.trim().is_empty() && !k.contains(": ") && !k.starts_with(['{', '[', '"', '\'', '-'])
+    });
     let pairs = if lines {
         key_value_lines(text)?
     } else {
@@ -134,6 +134,10 @@ mod tests {
             pairs(&[("Subnets", "a,b"), ("Empty", "")])
         );
         assert_eq!(parse("MSG=a: b").unwrap(), pairs(&[("MSG", "a: b")]));
+        assert_eq!(
+            parse("aws:owner=me").unwrap(),
+            pairs(&[("aws:owner", "me")])
+        );
         assert_eq!(
             parse("PATH=/bin:/usr/bin").unwrap(),
             pairs(&[("PATH", "/bin:/usr/bin")])

@@ -27,6 +27,7 @@ fn spec(from: &Path) -> BuildSpec {
             revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
             created: 1_700_000_000,
         },
+        scratch_dirs: vec![std::env::temp_dir()],
     }
 }
 

@@ -101,8 +101,8 @@ rejects! {
     bad_stack_name_suffix: ["stack-name" => "web", "stack-name-suffix" => "pr_7-"] => "stack-name-suffix", "letters, digits and hyphens, not starting or ending with a hyphen";
     suffixed_stack_name_too_long: ["stack-name" => "w".repeat(124).as_str(), "stack-name-suffix" => "pr-7"] => "stack-name-suffix", "makes the stack name 129 characters long";
     bad_transient_environment: ["transient-environment" => "maybe"] => "transient-environment", "expected true or false";
-    bad_tag: ["tags" => "ok, -bad"] => "tags", "got \"-bad\"";
-    bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "override line \"not a pair\" is not KEY=VALUE";
+    bad_tag: ["tags" => "ok, -bad"] => "tags", "tag \"-bad\" is not valid";
+    bad_overrides: ["parameter-overrides" => "Cpu=256\nnot a pair"] => "parameter-overrides", "expected K=V on each line, got \"not a pair\"";
     bad_override_name: ["parameter-overrides" => "My-Param=1"] => "parameter-overrides", "is not a CloudFormation parameter name";
     missing_archive: ["image" => "octo/app", "image-archive" => "/nonexistent/image.tar"] => "image-archive", "does not exist: expected a docker save tar";
     archive_and_build: ["image" => "octo/app", "image-archive" => "/", "image-from" => "/"] => "image-from", "either image-archive or image-from, not both";
@@ -117,9 +117,9 @@ rejects! {
     bad_account_ids: ["allowed-account-ids" => "123456789012, 42"] => "allowed-account-ids", "expected 12-digit AWS account ids, got \"42\"";
     bad_endpoint: ["aws-endpoint-url" => "localhost:5000"] => "aws-endpoint-url", "expected an http(s) URL";
     bad_health_path: ["health-check-path" => "health"] => "health-check-path", "starting with /";
-    bad_image_repository: ["image" => "Octo/App:1"] => "image", "expected a repository of lower-case letters";
+    bad_image_repository: ["image" => "Octo/App:1"] => "image", "repository \"Octo/App\" is not valid";
     image_without_reference: ["image" => "octo/app"] => "image", "names no tag or digest and there is no image source";
-    bad_registry: ["registry" => "https://ghcr.io"] => "registry", "no scheme";
+    bad_registry: ["registry" => "https://ghcr.io"] => "registry", "without a scheme";
     token_without_user: ["docker-hub-token" => SECRET] => "docker-hub-username", "required when docker-hub-token is given";
     key_without_secret: ["aws-secret-access-key" => ""] => "aws-secret-access-key", "required when aws-access-key-id is given";
     bad_secret_arn: ["pull-credentials-secret-arn" => "my-secret"] => "pull-credentials-secret-arn", "expected a Secrets Manager secret ARN";

@@ -123,7 +123,7 @@ fn loader(settings: &AwsSettings) -> ConfigLoader {
 
 fn static_credentials(keys: &StaticKeys) -> Credentials {
     Credentials::new(
-        keys.access_key_id.trim(),
+        keys.access_key_id.expose().trim(),
         keys.secret_access_key.expose().trim(),
         keys.session_token
             .as_ref()

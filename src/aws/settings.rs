@@ -13,8 +13,8 @@ pub struct AwsSettings {
     pub static_keys: Option<StaticKeys>,
     /// `role-to-assume`: chained from the static keys when given, else through GitHub OIDC.
     pub role: Option<RoleSettings>,
-    /// Where to ask GitHub for an OIDC token; `OidcRequest::from_env()` in Actions. Only read
-    /// when a role is assumed without keys.
+    /// Where to ask GitHub for an OIDC token (from the runner's variables). Only used when a
+    /// role is assumed without keys.
     pub oidc: Option<OidcRequest>,
     /// Empty: any account.
     pub allowed_account_ids: Vec<String>,
@@ -24,7 +24,7 @@ pub struct AwsSettings {
 
 #[derive(Debug, Clone)]
 pub struct StaticKeys {
-    pub access_key_id: String,
+    pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
 }
@@ -50,10 +50,6 @@ pub struct OidcRequest {
 
 impl OidcRequest {
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, when both are set.
-    pub fn from_env() -> Option<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let url = env("ACTIONS_ID_TOKEN_REQUEST_URL").filter(|v| !v.trim().is_empty())?;
         let bearer = env("ACTIONS_ID_TOKEN_REQUEST_TOKEN").filter(|v| !v.trim().is_empty())?;

@@ -6,14 +6,8 @@ use super::errors::InputErrors;
 use super::raw::RawInputs;
 use super::values::{self, shown};
 use super::{Mode, input_or_default};
+use crate::aws::StaticKeys;
 use crate::secret::Secret;
-
-#[derive(Debug, Clone)]
-pub struct StaticKeys {
-    pub access_key_id: Secret,
-    pub secret_access_key: Secret,
-    pub session_token: Option<Secret>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Role {

@@ -18,6 +18,11 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// A lookup for code that takes one (`Fn(&str) -> Option<String>`).
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |name| self.get(name).map(String::from)
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -36,6 +41,8 @@ pub struct GithubContext {
     pub event_path: Option<String>,
     pub workflow: Option<String>,
     pub actor: Option<String>,
+    /// `GITHUB_WORKSPACE`: relative paths in inputs are resolved against it.
+    pub workspace: Option<String>,
     pub oidc_available: bool,
 }
 
@@ -53,6 +60,7 @@ impl GithubContext {
             event_path: get("GITHUB_EVENT_PATH"),
             workflow: get("GITHUB_WORKFLOW"),
             actor: get("GITHUB_ACTOR"),
+            workspace: get("GITHUB_WORKSPACE"),
             oidc_available: env.has("ACTIONS_ID_TOKEN_REQUEST_URL")
                 && env.has("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
         }
@@ -73,7 +81,7 @@ impl GithubContext {
     pub fn run_url(&self) -> Option<String> {
         Some(format!(
             "{}/{}/actions/runs/{}",
-            self.server_url,
+            self.server_url.trim_end_matches('/'),
             self.repository.as_ref()?,
             self.run_id.as_ref()?
         ))

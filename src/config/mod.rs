@@ -12,9 +12,10 @@ pub mod raw;
 mod stack;
 pub mod values;
 
+pub use crate::aws::StaticKeys;
 pub use crate::image::Compression;
 use crate::secret::Secret;
-pub use aws::{AwsConfig, Role, StaticKeys};
+pub use aws::{AwsConfig, Role};
 pub use context::{Env, GithubContext};
 pub use errors::{InputError, InputErrors};
 pub use image::{ImageConfig, ImageSource, RegistryLogin};
@@ -64,6 +65,8 @@ pub struct Config {
     /// A preview's environment: the Deployment is marked transient and non-production.
     pub transient_environment: bool,
     pub github: GithubContext,
+    /// The process environment, read once: later stages take what they need from here.
+    pub env: Env,
 }
 
 impl Config {
@@ -133,6 +136,7 @@ impl Config {
                 environment,
                 transient_environment,
                 github,
+                env: env.clone(),
             }),
             _ => Err(errs),
         }

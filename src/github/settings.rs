@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::config::GithubContext;
 use crate::secret::Secret;
 
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -29,55 +30,26 @@ pub struct GithubSettings {
 }
 
 impl GithubSettings {
-    /// Reads the runner's variables and the event payload (`GITHUB_EVENT_PATH`).
-    pub fn from_env(token: Option<Secret>, environment: &str) -> Self {
-        let event = std::env::var("GITHUB_EVENT_PATH")
-            .ok()
-            .and_then(|path| std::fs::read_to_string(path).ok());
-        Self::from_lookup(
-            token,
-            environment,
-            |name| std::env::var(name).ok(),
-            event.as_deref(),
-        )
-    }
-
-    pub fn from_lookup(
+    /// From the run's one GitHub context (read once by config) and the event payload.
+    pub fn from_context(
+        context: &GithubContext,
         token: Option<Secret>,
         environment: &str,
-        env: impl Fn(&str) -> Option<String>,
         event_payload: Option<&str>,
     ) -> Self {
-        let var = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let repository = var("GITHUB_REPOSITORY").and_then(|r| r.parse().ok());
-        let run_url = match (
-            var("GITHUB_SERVER_URL"),
-            var("GITHUB_REPOSITORY"),
-            var("GITHUB_RUN_ID"),
-        ) {
-            (Some(server), Some(repo), Some(run)) => Some(format!(
-                "{}/{repo}/actions/runs/{run}",
-                server.trim_end_matches('/')
-            )),
-            _ => None,
-        };
-        let (pull_request, head_sha) = match (var("GITHUB_EVENT_NAME"), event_payload) {
+        let (pull_request, head_sha) = match (&context.event_name, event_payload) {
             (Some(name), Some(payload)) => (
-                pull_request_number(&name, payload),
-                pull_request_head_sha(&name, payload),
+                pull_request_number(name, payload),
+                pull_request_head_sha(name, payload),
             ),
             _ => (None, None),
         };
         Self {
             token: token.filter(|t| !t.expose().trim().is_empty()),
-            api_url: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-            repository,
-            sha: head_sha.or_else(|| var("GITHUB_SHA")),
-            run_url,
+            api_url: context.api_url.clone(),
+            repository: context.repository.as_deref().and_then(|r| r.parse().ok()),
+            sha: head_sha.or_else(|| context.sha.clone()),
+            run_url: context.run_url(),
             environment: environment.to_string(),
             pull_request,
         }
@@ -146,23 +118,22 @@ mod tests {
 
     #[test]
     fn reads_the_runner_variables_and_the_pull_request() {
-        let env = |name: &str| {
-            Some(
-                match name {
-                    "GITHUB_REPOSITORY" => "octo/app",
-                    "GITHUB_SERVER_URL" => "https://github.com/",
-                    "GITHUB_RUN_ID" => "42",
-                    "GITHUB_SHA" => "abc",
-                    "GITHUB_EVENT_NAME" => "pull_request",
-                    _ => return None,
-                }
-                .to_string(),
-            )
-        };
-        let s = GithubSettings::from_lookup(
+        let env = crate::config::Env(
+            [
+                ("GITHUB_REPOSITORY", "octo/app"),
+                ("GITHUB_SERVER_URL", "https://github.com/"),
+                ("GITHUB_RUN_ID", "42"),
+                ("GITHUB_SHA", "abc"),
+                ("GITHUB_EVENT_NAME", "pull_request"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+        );
+        let context = GithubContext::from_env(&env);
+        let s = GithubSettings::from_context(
+            &context,
             Some(Secret::new("  ")),
             "prod",
-            env,
             Some(r#"{"number": 7, "pull_request": {"number": 7}}"#),
         );
         assert!(s.token.is_none(), "a blank token is no token");
@@ -183,7 +154,7 @@ mod tests {
         let head = "0123456789abcdef0123456789abcdef01234567";
         let payload =
             format!(r#"{{"number": 7, "pull_request": {{"head": {{"sha": "{head}"}}}}}}"#);
-        let s = GithubSettings::from_lookup(None, "pr-7", env, Some(&payload));
+        let s = GithubSettings::from_context(&context, None, "pr-7", Some(&payload));
         assert_eq!(
             s.sha.as_deref(),
             Some(head),

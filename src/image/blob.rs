@@ -15,9 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::digest;
 
-/// Read size when streaming from disk: large enough to keep syscalls and channel hops rare,
-/// small enough that a handful in flight per layer keep the memory bound.
-pub const CHUNK: usize = 256 * 1024;
+/// Read size for blob files: the registry client's, so a file is read the same way everywhere.
+pub const CHUNK: usize = crate::registry::FILE_CHUNK;
 
 #[derive(Clone, Debug)]
 pub enum BlobSource {

@@ -11,7 +11,7 @@ pub use crate::registry::digest::{from_hasher, parse_sha256, require_sha256, sha
 /// Hashes everything `reader` yields and counts it.
 pub fn sha256_reader(mut reader: impl Read) -> std::io::Result<(Digest, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; crate::registry::FILE_CHUNK];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {

@@ -25,7 +25,7 @@ mod store;
 mod tar_index;
 
 pub use blob::BlobSource;
-pub use build::{BuildSpec, Provenance, build, build_platforms};
+pub use build::{BuildSpec, Provenance, build, build_platforms, scratch_candidates};
 pub use load::load_archive;
 pub use media::Compression;
 pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
@@ -34,8 +34,8 @@ pub use platform::{
     resolve as resolve_platform,
 };
 pub use push::{PushOptions, push};
-pub use report::{LayerOutcome, LayerResult, PushReport};
+pub use report::{LayerOutcome, LayerResult, PushReport, megabytes};
 
-/// Largest manifest, index or config accepted (the limit registries such as Docker Hub apply to
-/// manifests): anything bigger is malformed input, not something to buffer.
-pub const MAX_DOCUMENT_SIZE: u64 = 4 * 1024 * 1024;
+/// Largest manifest, index or config accepted: the registry's manifest limit, applied to every
+/// small document (anything bigger is malformed input, not something to buffer).
+pub const MAX_DOCUMENT_SIZE: u64 = crate::registry::MANIFEST_LIMIT;

@@ -6,31 +6,16 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use oci_spec::image::{Descriptor, Digest, MediaType};
+use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 
 use super::blob::BlobSource;
 use super::digest;
 use super::media::Family;
 
-/// A manifest or index exactly as stored: pushed byte for byte unless a layer is rewritten.
-#[derive(Clone, Debug)]
-pub struct ManifestDoc {
-    pub media_type: MediaType,
-    pub bytes: Bytes,
-    pub digest: Digest,
-}
-
-impl ManifestDoc {
-    pub fn new(media_type: MediaType, bytes: Bytes) -> Self {
-        let digest = digest::sha256_of(&bytes);
-        Self {
-            media_type,
-            bytes,
-            digest,
-        }
-    }
-}
+/// A manifest or index exactly as stored: the registry's own type, pushed byte for byte unless
+/// a layer is rewritten.
+pub use crate::registry::Manifest as ManifestDoc;
 
 /// Whether a layer goes to the registry as stored or compressed on the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

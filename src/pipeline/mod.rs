@@ -34,7 +34,7 @@ pub async fn run(config: Config) -> Result<()> {
     state.report.region = config.aws.region.clone();
     // Read by the HTTP clients themselves (see `crate::net`); stated once so a proxy problem
     // can be recognised in the log.
-    if let Some(line) = crate::net::describe_proxy(|name| std::env::var(name).ok()) {
+    if let Some(line) = crate::net::describe_proxy(config.env.lookup()) {
         runner::info(&line);
     }
 

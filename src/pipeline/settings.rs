@@ -1,22 +1,22 @@
 //! Translates the validated config into each stage's own settings, so stages never see inputs.
 
 use crate::aws::{AwsSettings, OidcRequest, RoleSettings, StaticKeys, github_session_tags};
-use crate::config::{Config, ImageSource, Template};
+use crate::config::{Config, ImageSource, Mode};
 use crate::github::GithubSettings;
 use crate::image::{self, BuildSpec, Provenance};
-use crate::stack::{self, Capability, DeployPlan, DeployRequest, PollPolicy, Scaling};
+use crate::stack::{self, DeployPlan, DeployRequest, PollPolicy, Scaling};
 use anyhow::Result;
 use std::path::Path;
 use std::time::Instant;
 
 pub fn aws(config: &Config) -> AwsSettings {
     let aws = &config.aws;
-    let env = |name: &str| std::env::var(name).ok();
+    let env = config.env.lookup();
     AwsSettings {
         region: aws.region.clone(),
         endpoint_url: aws.endpoint_url.clone(),
         static_keys: aws.keys.as_ref().map(|k| StaticKeys {
-            access_key_id: k.access_key_id.expose().to_string(),
+            access_key_id: k.access_key_id.clone(),
             secret_access_key: k.secret_access_key.clone(),
             session_token: k.session_token.clone(),
         }),
@@ -25,16 +25,27 @@ pub fn aws(config: &Config) -> AwsSettings {
             session_name: r.session_name.clone(),
             duration_seconds: r.duration_seconds as i32,
             audience: r.audience.clone(),
-            session_tags: github_session_tags(env),
+            session_tags: github_session_tags(&env),
         }),
-        oidc: OidcRequest::from_env(),
+        oidc: OidcRequest::from_lookup(&env),
         allowed_account_ids: aws.allowed_account_ids.clone(),
         mask_account_id: aws.mask_account_id,
     }
 }
 
 pub fn github(config: &Config) -> GithubSettings {
-    GithubSettings::from_env(config.github_token.clone(), &config.environment)
+    // The event payload is read when a GitHub call needs it, not at start-up.
+    let event = config
+        .github
+        .event_path
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok());
+    GithubSettings::from_context(
+        &config.github,
+        config.github_token.clone(),
+        &config.environment,
+        event.as_deref(),
+    )
 }
 
 /// One build per `image-from` input, each labelled with the platform its binary is for (checked
@@ -49,8 +60,9 @@ pub fn build_specs(config: &Config, source: &ImageSource) -> Result<Vec<BuildSpe
     else {
         return Ok(Vec::new());
     };
-    let workspace = std::env::var("GITHUB_WORKSPACE").unwrap_or_else(|_| ".".into());
-    let provenance = Provenance::from_env(Path::new(&workspace))?;
+    let workspace = config.github.workspace.as_deref().unwrap_or(".");
+    let provenance = Provenance::from_env(config.env.lookup(), Path::new(workspace))?;
+    let scratch_dirs = image::scratch_candidates(config.env.lookup());
     from.iter()
         .map(|input| {
             let platform = image::resolve_platform(input)
@@ -63,25 +75,20 @@ pub fn build_specs(config: &Config, source: &ImageSource) -> Result<Vec<BuildSpe
                 architecture: platform.architecture().into(),
                 compression: config.image.compression,
                 provenance: provenance.clone(),
+                scratch_dirs: scratch_dirs.clone(),
             })
         })
         .collect()
 }
 
-pub fn template_body(config: &Config) -> &str {
-    match &config.stack.template {
-        Template::Bundled => stack::DEFAULT_TEMPLATE,
-        Template::File { body, .. } => body,
-    }
-}
-
-/// The deploy request; `image_uri` is the digest reference (None keeps the stack's image).
+/// The deploy request; `image_uri` is the digest reference (None keeps the stack's image). Only
+/// mode deploy executes the change set; a preview stops at the plan.
 pub fn deploy_request(
     config: &Config,
     image_uri: Option<String>,
-    execute: bool,
     started: Instant,
 ) -> DeployRequest {
+    let execute = config.mode == Mode::Deploy;
     let s = &config.stack;
     let mut overrides = s.parameter_overrides.clone();
     if let Some(arn) = &s.pull_credentials_secret_arn {
@@ -89,7 +96,7 @@ pub fn deploy_request(
     }
     DeployRequest {
         stack_name: s.name.clone(),
-        template_body: template_body(config).to_string(),
+        template_body: s.template.body().to_string(),
         image_uri,
         scaling: Scaling {
             min: s.capacity.min,
@@ -100,11 +107,7 @@ pub fn deploy_request(
             health_check_path: s.health_check_path.clone(),
         },
         overrides,
-        capabilities: s
-            .capabilities
-            .iter()
-            .map(|c| Capability::from(c.as_str()))
-            .collect(),
+        capabilities: s.capabilities.clone(),
         tags: s.tags.clone(),
         termination_protection: s.termination_protection,
         change_set_name: change_set_name(config),

@@ -342,7 +342,7 @@ async fn preview(
     image_uri: Option<String>,
     started: Instant,
 ) -> Result<()> {
-    let request = settings::deploy_request(config, image_uri, false, started);
+    let request = settings::deploy_request(config, image_uri, started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = stack::deploy(clients, &request).await?;
     state.pending_change_set = None;
@@ -369,7 +369,7 @@ async fn deploy(
         EnvironmentKind::Persistent
     };
     state.deployment = DeploymentTracker::start(&settings::github(config), kind).await;
-    let request = settings::deploy_request(config, image_uri.clone(), true, started);
+    let request = settings::deploy_request(config, image_uri.clone(), started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = timed!(
         state,
@@ -431,7 +431,7 @@ async fn deploy(
                 "smoke check failed; rolling back to the previous image {previous}"
             ));
             let mut request =
-                settings::deploy_request(config, Some(previous.clone()), true, Instant::now());
+                settings::deploy_request(config, Some(previous.clone()), Instant::now());
             request.change_set_name = format!("{}-rollback", request.change_set_name);
             let rolled = timed!(state, "Roll back", stack::deploy(clients, &request).await);
             match rolled {

@@ -30,6 +30,18 @@ pub struct Manifest {
     pub digest: Digest,
 }
 
+impl Manifest {
+    /// A manifest made or read locally; its digest is computed from the bytes.
+    pub fn new(media_type: MediaType, bytes: Bytes) -> Self {
+        let digest = sha256_of(&bytes);
+        Self {
+            media_type,
+            bytes,
+            digest,
+        }
+    }
+}
+
 impl Registry {
     /// `PUT /v2/<repo>/manifests/<reference>` → 201. `reference` is a tag or the digest of
     /// `bytes`. Returns the digest, checked against `Docker-Content-Digest`.

@@ -31,10 +31,6 @@ pub struct Report {
     pub duration: Duration,
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 impl Report {
     pub fn markdown(&self) -> String {
         let mut md = String::new();
@@ -108,12 +104,12 @@ impl Report {
         let _ = writeln!(
             md,
             "{} in {} layers: {} pushed, {} skipped (already there), {} mounted; {} uploaded in {secs:.1} s ({rate:.1} MB/s)\n",
-            mb(p.total_size),
+            crate::image::megabytes(p.total_size),
             p.layers.len(),
             p.count(LayerOutcome::Pushed),
             p.count(LayerOutcome::Skipped),
             p.count(LayerOutcome::Mounted),
-            mb(p.bytes_uploaded),
+            crate::image::megabytes(p.bytes_uploaded),
         );
     }
 
@@ -145,11 +141,7 @@ impl Report {
         if self.events.is_empty() {
             return;
         }
-        let failed = self
-            .events
-            .iter()
-            .filter(|e| e.status.as_str().ends_with("_FAILED"))
-            .count();
+        let failed = self.events.iter().filter(|e| e.failed()).count();
         let _ = writeln!(
             md,
             "### Stack events\n\n{} events, {failed} failed; final status {}.\n",
@@ -158,11 +150,7 @@ impl Report {
         );
         if failed > 0 {
             md.push_str("<details><summary>Failed events</summary>\n\n| time | logical id | type | status | reason |\n|---|---|---|---|---|\n");
-            for e in self
-                .events
-                .iter()
-                .filter(|e| e.status.as_str().ends_with("_FAILED"))
-            {
+            for e in self.events.iter().filter(|e| e.failed()) {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} | {} |",

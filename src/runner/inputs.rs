@@ -14,10 +14,6 @@ pub fn normalize(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-pub fn read(input: &str) -> Option<String> {
-    normalize(std::env::var(env_name(input)).ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

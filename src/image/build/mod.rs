@@ -24,6 +24,7 @@ use super::model::{ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, Manife
 
 pub use index::build_platforms;
 pub use provenance::Provenance;
+pub use spool::scratch_candidates;
 
 /// What to build (`image-from`, `image-cmd`, `image-port`, `image-env`, `compression`).
 #[derive(Clone, Debug)]
@@ -38,6 +39,9 @@ pub struct BuildSpec {
     pub architecture: String,
     pub compression: Compression,
     pub provenance: Provenance,
+    /// Where a layer past `spool::MEMORY_LIMIT` may spill, first usable wins
+    /// ([`scratch_candidates`]).
+    pub scratch_dirs: Vec<PathBuf>,
 }
 
 /// Builds the image (its layer in memory, or past `spool::MEMORY_LIMIT` in a scratch file) and
@@ -74,7 +78,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
         }
     }
 
-    let spool = spool::Spool::new(spool::MEMORY_LIMIT, spool::default_candidates());
+    let spool = spool::Spool::new(spool::MEMORY_LIMIT, spec.scratch_dirs.clone());
     let (spool, built) = layer::write(&content, spool, spec.compression)?;
     let spooled = spool.finish()?;
     if let layer::Content::Dir(dir) = &content {

@@ -47,8 +47,8 @@ impl Provenance {
     /// From `GITHUB_SERVER_URL`/`GITHUB_REPOSITORY`/`GITHUB_SHA`; the creation time from
     /// `SOURCE_DATE_EPOCH`, else the event payload (`GITHUB_EVENT_PATH`), else git in `workspace`,
     /// else the epoch with a warning — never the clock. Logs which source was used.
-    pub fn from_env(workspace: &Path) -> Result<Self> {
-        let (provenance, from) = resolve(|k| std::env::var(k).ok(), workspace)?;
+    pub fn from_env(env: impl Fn(&str) -> Option<String>, workspace: &Path) -> Result<Self> {
+        let (provenance, from) = resolve(env, workspace)?;
         let when = provenance.created_rfc3339()?;
         match from {
             CreatedFrom::Fallback => crate::runner::warning(&format!(

@@ -109,15 +109,15 @@ impl Write for Spool {
 }
 
 /// The spill directories in the order described at the top of this file.
-pub fn default_candidates() -> Vec<PathBuf> {
+pub fn scratch_candidates(env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(t) = std::env::var_os("RUNNER_TEMP").map(PathBuf::from)
+    if let Some(t) = env("RUNNER_TEMP").map(PathBuf::from)
         && t.is_dir()
     {
         dirs.push(t);
     }
-    dirs.push(std::env::temp_dir());
-    if let Some(home) = std::env::var_os("HOME") {
+    dirs.push(env("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from));
+    if let Some(home) = env("HOME") {
         dirs.push(PathBuf::from(home));
     }
     dirs
