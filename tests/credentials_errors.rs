@@ -156,7 +156,7 @@ fn settings(endpoint: String) -> AwsSettings {
         region: "us-east-1".into(),
         endpoint_url: Some(endpoint),
         static_keys: Some(StaticKeys {
-            access_key_id: ACCESS_KEY.into(),
+            access_key_id: Secret::new(ACCESS_KEY),
             secret_access_key: Secret::new(SECRET_KEY),
             session_token: Some(Secret::new(SESSION_TOKEN)),
         }),

@@ -42,7 +42,7 @@ fn role(session: &str) -> RoleSettings {
 
 fn moto_keys() -> StaticKeys {
     StaticKeys {
-        access_key_id: "test".into(),
+        access_key_id: Secret::new("test"),
         secret_access_key: Secret::new("test"),
         session_token: None,
     }

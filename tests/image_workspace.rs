@@ -26,6 +26,7 @@ fn spec(from: &Path) -> BuildSpec {
             revision: None,
             created: 0,
         },
+        scratch_dirs: vec![std::env::temp_dir()],
     }
 }
 
