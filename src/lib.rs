@@ -5,6 +5,7 @@
 //! `stack` (deploy) → `report`. `runner` is the Actions I/O every stage uses.
 
 pub mod aws;
+pub mod backoff;
 pub mod config;
 pub mod github;
 pub mod image;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::error::{AwsError, CredentialSource, Problem};
 use super::settings::OidcRequest;
+use crate::backoff::{Backoff, EQUAL_JITTER};
 use crate::runner;
 use crate::secret::Secret;
 
@@ -40,7 +41,7 @@ pub async fn fetch_id_token(request: &OidcRequest, audience: &str) -> Result<Sec
         .build()
         .map_err(|e| fail(format!("building the HTTP client: {e}")))?;
 
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, Duration::from_secs(30), 2.0, EQUAL_JITTER);
     let mut attempt = 1;
     loop {
         match fetch_once(&client, url.clone(), &request.bearer).await {
@@ -49,13 +50,13 @@ pub async fn fetch_id_token(request: &OidcRequest, audience: &str) -> Result<Sec
                 return Ok(token);
             }
             Err(e) if e.transient && attempt < ATTEMPTS => {
+                let delay = backoff.next_delay();
                 runner::info(&format!(
                     "GitHub OIDC token request failed ({}); retrying in {:.1} s",
                     e.detail,
-                    backoff.as_secs_f64()
+                    delay.as_secs_f64()
                 ));
-                tokio::time::sleep(jitter(backoff)).await;
-                backoff *= 2;
+                tokio::time::sleep(delay).await;
                 attempt += 1;
             }
             Err(e) => return Err(fail(format!("{} after {attempt} attempt(s)", e.detail))),
@@ -81,9 +82,7 @@ async fn fetch_once(
         })?;
     let status = response.status();
     if !status.is_success() {
-        let transient = status.is_server_error()
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-            || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+        let transient = crate::backoff::is_transient_status(status.as_u16());
         return Err(AttemptError {
             detail: format!("HTTP {status}"),
             transient,
@@ -106,9 +105,4 @@ async fn fetch_once(
         });
     }
     Ok(Secret::new(value))
-}
-
-/// 50–100 % of the delay, so parallel jobs do not retry in step.
-fn jitter(delay: Duration) -> Duration {
-    delay.mul_f64(rand::random_range(0.5..=1.0))
 }

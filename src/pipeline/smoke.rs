@@ -1,5 +1,6 @@
 //! Post-deploy smoke check: GET the service's health URL until it answers 200, bounded.
 
+use crate::backoff::{Backoff, EQUAL_JITTER};
 use anyhow::{Result, bail};
 use std::time::{Duration, Instant};
 
@@ -44,7 +45,7 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
         .timeout(policy.request_timeout)
         .build()?;
     let started = Instant::now();
-    let mut delay = policy.first_delay;
+    let mut backoff = Backoff::new(policy.first_delay, policy.max_delay, 2.0, EQUAL_JITTER);
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -63,6 +64,7 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
             }
             Err(e) => format!("request failed ({e})"),
         };
+        let delay = backoff.next_delay();
         if started.elapsed() + delay > policy.deadline {
             bail!(
                 "smoke check failed: GET {url} did not answer 200 within {} s ({attempts} attempts; last: {last})",
@@ -71,13 +73,12 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
         }
         // The URL is a stack output and `last` may quote it: text from outside, kept on one line.
         crate::runner::info(&format!(
-            "smoke check: GET {} → {}; retrying in {:.0} s",
+            "smoke check: GET {} → {}; retrying in {:.1} s",
             crate::runner::text::inline(url),
             crate::runner::text::inline(&last),
             delay.as_secs_f64()
         ));
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(policy.max_delay);
     }
 }
 

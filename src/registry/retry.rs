@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::Rng;
+use crate::backoff::{Backoff, EQUAL_JITTER};
 use reqwest::StatusCode;
 
 use super::body::SourceError;
@@ -96,11 +96,9 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
     Verdict::Fail
 }
 
-/// 408, 429 and every 5xx except 501 (not implemented never heals).
+/// The shared transient rule ([`crate::backoff::is_transient_status`]).
 pub fn is_transient_status(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+    crate::backoff::is_transient_status(status.as_u16())
 }
 
 /// `Retry-After: 3` or `Retry-After: <HTTP-date>`.
@@ -124,13 +122,11 @@ impl RetryPolicy {
         if let Some(after) = hint {
             return after.min(Duration::from_secs(60));
         }
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-        let cap = exp.min(self.max_delay);
-        let half = cap / 2;
-        let jitter_ms = rand::rng().random_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter_ms)
+        let mut backoff = Backoff::new(self.base_delay, self.max_delay, 2.0, EQUAL_JITTER);
+        for _ in 1..retry {
+            backoff.next_delay();
+        }
+        backoff.next_delay()
     }
 
     /// Runs `op` until it succeeds, fails permanently, or the budget is spent. `on_retry` is told

@@ -1,9 +1,9 @@
 //! Polling with backoff and jitter, bounded by a deadline, and tolerant of throttling.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::backoff::Backoff;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use rand::Rng;
 
 /// How often to ask CloudFormation while something is in progress. Injectable so mocked tests
 /// run in milliseconds.
@@ -44,43 +44,8 @@ impl PollPolicy {
 
     /// The backoff sequence for one wait.
     pub fn backoff(&self) -> Backoff {
-        Backoff {
-            policy: *self,
-            next: self.first,
-        }
-    }
-}
-
-/// One wait's growing delays.
-#[derive(Debug)]
-pub struct Backoff {
-    policy: PollPolicy,
-    next: Duration,
-}
-
-impl Backoff {
-    /// The next delay (jittered), advancing the sequence.
-    pub fn next_delay(&mut self) -> Duration {
-        let base = self.next;
-        self.next = base.mul_f64(self.policy.factor).min(self.policy.max);
-        let j = self.policy.jitter;
-        if j <= 0.0 || base.is_zero() {
-            return base;
-        }
-        base.mul_f64(rand::rng().random_range(1.0 - j..=1.0 + j))
-    }
-
-    /// Sleeps for the next delay, never past `deadline`. Returns false when the deadline has passed.
-    pub async fn sleep(&mut self, deadline: Instant) -> bool {
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        let delay = self.next_delay().min(deadline - now);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        true
+        let (j, lo) = (self.jitter, 1.0 - self.jitter);
+        Backoff::new(self.first, self.max, self.factor, (lo, 1.0 + j))
     }
 }
 
@@ -103,23 +68,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grows_to_the_ceiling_without_jitter() {
-        let p = PollPolicy {
-            jitter: 0.0,
-            ..PollPolicy::default()
-        };
-        let mut b = p.backoff();
-        let secs: Vec<f64> = (0..9).map(|_| b.next_delay().as_secs_f64()).collect();
-        assert_eq!(secs[0], 1.0);
-        assert_eq!(secs[1], 1.5);
-        assert!(secs.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(*secs.last().unwrap_or(&0.0), 15.0);
-    }
-
-    #[test]
-    fn jitter_stays_within_bounds() {
-        let mut b = PollPolicy::default().backoff();
-        let d = b.next_delay().as_secs_f64();
+    fn the_default_poll_starts_at_a_second_within_its_jitter() {
+        let d = PollPolicy::default().backoff().next_delay().as_secs_f64();
         assert!((0.8..=1.2).contains(&d), "{d}");
+        assert!(PollPolicy::immediate().backoff().next_delay().is_zero());
     }
 }
