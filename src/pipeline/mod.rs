@@ -90,10 +90,10 @@ async fn clean_up_after_cancel(config: &Config, state: &mut State) {
         return;
     };
     // A CreateChangeSet cut off mid-flight may still land: look again after a moment.
-    let mut result = delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await;
+    let mut result = stack::discard_unexecuted(clients, &config.stack.name, &change_set).await;
     if result.is_err() {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        result = delete_unexecuted(&clients.cfn, &config.stack.name, &change_set).await;
+        result = stack::discard_unexecuted(clients, &config.stack.name, &change_set).await;
     }
     match result {
         Ok(true) => runner::info(&format!("cancelled: deleted change set {change_set}")),
@@ -105,47 +105,4 @@ async fn clean_up_after_cancel(config: &Config, state: &mut State) {
             "cancelled: could not delete change set {change_set}: {e:#}"
         )),
     }
-}
-
-async fn delete_unexecuted(
-    cfn: &aws_sdk_cloudformation::Client,
-    stack_name: &str,
-    change_set: &str,
-) -> Result<bool> {
-    use aws_sdk_cloudformation::types::ExecutionStatus;
-    use aws_smithy_types::error::display::DisplayErrorContext;
-    let described = cfn
-        .describe_change_set()
-        .stack_name(stack_name)
-        .change_set_name(change_set)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow!(
-                "describing change set {change_set}: {}",
-                DisplayErrorContext(e)
-            )
-        })?;
-    if matches!(
-        described.execution_status(),
-        Some(
-            ExecutionStatus::ExecuteInProgress
-                | ExecutionStatus::ExecuteComplete
-                | ExecutionStatus::ExecuteFailed
-        )
-    ) {
-        return Ok(false);
-    }
-    cfn.delete_change_set()
-        .stack_name(stack_name)
-        .change_set_name(change_set)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow!(
-                "deleting change set {change_set}: {}",
-                DisplayErrorContext(e)
-            )
-        })?;
-    Ok(true)
 }

@@ -218,6 +218,45 @@ pub async fn execute(
     Ok(())
 }
 
+/// Deletes a change set this run created unless it has been executed (then it belongs to
+/// CloudFormation, which finishes or rolls back on its own). `Ok(true)`: deleted; `Ok(false)`:
+/// already executed, left alone.
+pub async fn discard_unexecuted(
+    clients: &super::Clients,
+    stack_name: &str,
+    change_set: &str,
+) -> Result<bool> {
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+    let described = clients
+        .cfn
+        .describe_change_set()
+        .stack_name(stack_name)
+        .change_set_name(change_set)
+        .send()
+        .await
+        .map_err(sdk_error)
+        .with_context(|| format!("describing change set {change_set}"))?;
+    if matches!(
+        described.execution_status(),
+        Some(
+            ExecutionStatus::ExecuteInProgress
+                | ExecutionStatus::ExecuteComplete
+                | ExecutionStatus::ExecuteFailed
+        )
+    ) {
+        return Ok(false);
+    }
+    delete(
+        &clients.cfn,
+        &ChangeSetRef {
+            id: change_set.to_string(),
+            stack_id: stack_name.to_string(),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 /// A change set name unique per run and attempt, as CloudFormation accepts it
 /// (`[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters).
 pub fn change_set_name(prefix: &str, run_id: Option<&str>, attempt: Option<&str>) -> String {

@@ -45,7 +45,7 @@ mod wait;
 use anyhow::Result;
 
 pub use aws_sdk_cloudformation::types::{Capability, StackStatus};
-pub use changeset::{change_set_name, is_empty_change_set_reason};
+pub use changeset::{change_set_name, discard_unexecuted, is_empty_change_set_reason};
 pub use clients::Clients;
 pub use deploy::deploy;
 pub use destroy::destroy;
