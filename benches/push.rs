@@ -7,6 +7,7 @@
 //! ```
 //! Credentials come from `BENCH_USERNAME` / `BENCH_PASSWORD`. Prints one JSON line with the
 //! digest, duration and bytes uploaded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use std::path::PathBuf;
 use std::process::ExitCode;

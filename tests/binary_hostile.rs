@@ -1,6 +1,7 @@
 //! The real binary with a runner-shaped environment, its stdout read back the way the runner
 //! reads it (`support/runner_log.rs`): a crash still ends with one `::error` line, input values
 //! cannot inject commands, and the account id of an ARN input is masked before any error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 #[path = "support/runner_log.rs"]
 mod runner_log;

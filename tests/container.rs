@@ -2,6 +2,7 @@
 //! the image's `FROM scratch` stage, paths relative to `/github/workspace`, outputs read back from
 //! `/github/file_commands`, against the stand-ins on loopback (see tests/chroot). Every pushed
 //! image is copied back with skopeo and its digest compared.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod chroot;
 mod common;

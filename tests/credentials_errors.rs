@@ -3,6 +3,7 @@
 //! moto accepts any key, so AWS's refusals are pinned two ways: `aws-smithy-mocks` answers the
 //! SDK with STS's real error documents (the SDK parses the code itself), and a loopback
 //! wiremock server plays STS for `aws::connect` end to end with recognisable secret values.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use aws_sdk_sts::Client;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};

@@ -2,6 +2,7 @@
 //! the bearer and audience, AssumeRoleWithWebIdentity, then GetCallerIdentity signed with the
 //! returned credentials), role chaining, static keys, allowed-account-ids and the OIDC
 //! endpoint's failures. Run through `scripts/test` (needs ECS_TEST_MOTO_URL).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! End to end through the real binary, as the runner would start it (hyphenated `INPUT_*`,
 //! empty strings for unset inputs, real `GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY` files), against the
 //! stand-ins: the token-auth registry and moto. Every run is also checked for secret leaks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The PR plan comment against a loopback wiremock "GitHub": created once, then found by its
 //! marker and edited with PATCH (never a second comment); pages followed; failures are warnings;
 //! only the token's own comments are ever edited.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use ecs_poc_action::github::{CommentOutcome, GithubSettings, Repository, upsert_plan_comment};
 use ecs_poc_action::secret::Secret;

@@ -1,5 +1,6 @@
 //! The Deployment record against a loopback wiremock "GitHub": exact paths, methods, bodies and
 //! the auth header; GitHub Enterprise's `/api/v3` prefix; failures that stay warnings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use ecs_poc_action::github::{
     DeploymentTracker, EnvironmentKind, GithubSettings, Repository, deactivate_environment,

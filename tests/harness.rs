@@ -1,5 +1,6 @@
 //! Proves the stand-ins started by `scripts/test` are real: a token-auth CNCF registry, its token
 //! server and moto. Run through `scripts/test` (or `scripts/test -E 'binary(harness)'`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Daemonless build: reproducible digests, the config it writes, and — pushed and copied back by
 //! skopeo, then unpacked by umoci — a root file system with the right files and modes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 mod image_fixtures;

@@ -7,6 +7,7 @@
 //! Why proptest in the normal suite rather than cargo-fuzz: cargo-fuzz needs nightly and a
 //! separate, time-boxed CI stage; these run on stable in every `scripts/test` with a fixed number
 //! of cases (about 2,000 in all, a few seconds), and a failure shrinks to a minimal input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 mod image_fixtures;

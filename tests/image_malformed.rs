@@ -1,4 +1,5 @@
 //! Malformed image input gets a clear error and pushes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 mod image_fixtures;

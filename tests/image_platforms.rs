@@ -2,6 +2,7 @@
 //! lines) is pushed as an OCI image index, read back by skopeo as a peer client would: the raw
 //! index lists both platforms, and `--override-arch` pulls each platform's own image. The image's
 //! platform follows the binary's ELF header, and a binary given for the wrong platform is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

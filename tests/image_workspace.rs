@@ -1,6 +1,7 @@
 //! The workspace is untrusted: what `image-from: <directory>` packs (never `.git`, honouring
 //! `.dockerignore`, refusing credential files), and directory image sources that never follow a
 //! link out of themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 mod image_fixtures;

@@ -3,6 +3,7 @@
 //! "GitHub". Opened → the stack `<base>-pr-7` is created; synchronize → updated in place, same URL;
 //! closed → destroyed with nothing left. On GitHub: one comment, created then edited in place;
 //! Deployments in the transient environment `pr-7`, marked inactive on close.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

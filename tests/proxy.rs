@@ -7,6 +7,7 @@
 //! requests; behind a TLS front (`https://`, certificate trusted through `SSL_CERT_FILE`), they
 //! open `CONNECT` tunnels. The proxy counts both per target, and nothing is exempt by being on
 //! loopback: the counts prove the traffic really went through the proxy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 #[path = "support/forward_proxy.rs"]

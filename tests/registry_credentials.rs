@@ -2,6 +2,7 @@
 //! registry tokens are masked the moment they are obtained. Network data cannot panic the run
 //! (a token server's `expires_in` of u64::MAX), and a hostile archive is refused before any
 //! registry request. A wiremock registry plays the hostile peer; everything is loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use std::path::Path;
 use std::process::{Command, Output};

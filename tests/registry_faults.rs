@@ -2,6 +2,7 @@
 //! (500, 429 with Retry-After, a connection dropped mid-upload, a 401 for a dead token), tokens
 //! that expire mid-push, wrong passwords and pull-only accounts. Every test proves its fault
 //! fired and that what was stored still has the right digest.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 #[path = "support/fault_proxy.rs"]

@@ -1,4 +1,5 @@
 //! The smoke check against real local HTTP servers: 200, 503s then 200, persistent 500, refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use ecs_poc_action::pipeline::smoke::{SmokePolicy, check};
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! What moto cannot show, pinned with the SDK's own response mocking. Responses are shaped like
 //! the CloudFormation and ECS API references document them; in `Sequential` mode each rule must
 //! match the next call, so every test also pins the exact order of API calls.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! The deploy engine against moto (`ECS_TEST_MOTO_URL`): create, update, no-op rerun, preview,
 //! destroy, parameter validation and the live desired count. Each test uses its own stack, so
 //! they run in parallel without resetting moto.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

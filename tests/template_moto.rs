@@ -5,6 +5,7 @@
 //! What moto cannot show (see ../shared/TESTING.md): it ignores the `Rules` section, creates no
 //! Application Auto Scaling resources, and drops the service's network, load balancer and
 //! deployment settings. Those are covered by cfn-lint, checkov and `cloudformation/rules/*.guard`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod common;
 

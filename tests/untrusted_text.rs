@@ -5,6 +5,7 @@
 //! The action writes straight to the process's stdout, which the test harness does not capture,
 //! so the scenario runs in a child process (this test binary, filtered to `child_scenario`) and
 //! the parent reads its stdout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 #[path = "support/runner_log.rs"]
 mod runner_log;

@@ -7,6 +7,7 @@
 //! `registry` (Docker Hub → the stand-in registry), `aws-endpoint-url` (AWS → moto) and
 //! `smoke-check: false` (the smoke check would GET moto's made-up load balancer name, which is
 //! not a loopback address).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
 mod chroot;
 mod common;

@@ -25,7 +25,7 @@ macro_rules! inputs {
         pub struct RawInputs {
             $(
                 #[doc = $help]
-                #[arg(long = $name, value_name = "VALUE", hide_env = true)]
+                #[arg(long = $name, value_name = "VALUE")]
                 pub $field: Option<String>,
             )*
         }

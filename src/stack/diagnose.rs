@@ -8,8 +8,8 @@ use super::service::{ServiceRef, find_service, stopped_task_reasons};
 use crate::runner;
 
 /// The root cause of a failed operation: the first failed resource event of this operation (not
-/// the cascade of cancellations); for an ECS service, the reasons its tasks stopped. Printed as
-/// an error annotation and returned for the error value.
+/// the cascade of cancellations); for an ECS service, the reasons its tasks stopped. Returned for
+/// the error value, which `main` prints once as the run's error annotation.
 pub async fn explain_failure(
     clients: &Clients,
     stack_name: &str,
@@ -20,23 +20,19 @@ pub async fn explain_failure(
         .stack_status()
         .map(|s| s.as_str())
         .unwrap_or("UNKNOWN");
-    let (title, mut cause) = match root_cause(events) {
-        Some(e) => (
-            format!("Stack {stack_name}: {} failed", e.logical_id),
-            format!(
-                "{} {} ({}): {}",
-                e.logical_id,
-                e.status.as_str(),
-                e.resource_type,
-                e.reason
-            ),
+    let mut cause = match root_cause(events) {
+        Some(e) => format!(
+            "{} {} ({}): {}",
+            e.logical_id,
+            e.status.as_str(),
+            e.resource_type,
+            e.reason
         ),
-        None => (
-            format!("Stack {stack_name} ended in {status}"),
+        None => format!(
+            "stack ended in {status}: {}",
             stack
                 .stack_status_reason()
                 .unwrap_or("no failed resource event was found")
-                .to_string(),
         ),
     };
     if let Some(e) = root_cause(events).filter(|e| e.resource_type == "AWS::ECS::Service") {
@@ -57,6 +53,5 @@ pub async fn explain_failure(
             )),
         }
     }
-    runner::error(Some(&title), &cause);
     cause
 }

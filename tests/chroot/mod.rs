@@ -6,6 +6,7 @@
 //! 127.0.0.1 answer) and the environment the runner passes to a container action.
 //!
 //! Needs root and `ECS_TEST_STATIC_BIN` (built by `scripts/test`): missing either fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 use std::collections::HashMap;

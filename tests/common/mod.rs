@@ -1,4 +1,5 @@
 //! Shared helpers for integration tests that run against the real stand-ins started by `scripts/test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 /// Address or setting of a stand-in exported by `scripts/test`. Missing means the test was run

@@ -2,6 +2,7 @@
 //! layouts, skopeo for OCI and `docker save` archives, plus a few generated in Rust where no tool
 //! writes that layout (Docker 25+'s OCI-in-tar, a two-platform index). And the way back: skopeo
 //! copies a pushed image out of the registry so its digests can be compared.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -3,6 +3,7 @@
 //! so requests can be told apart without parsing bodies. Rules match on method and a path
 //! substring and fire a fixed number of times; every request seen is logged, so a test can
 //! prove its fault really happened.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

@@ -9,6 +9,7 @@
 //!
 //! Any other request form, or a target off loopback, is refused with 403 and counted as refused:
 //! the tests never reach past the machine, even when a client misbehaves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 use std::collections::HashMap;

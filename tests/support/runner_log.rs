@@ -10,6 +10,7 @@
 //!
 //! Stricter than the runner on one point: characters that render as nothing are dropped before
 //! parsing, as a culture-aware comparison (the runner is .NET) may skip them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 /// The runner's command extensions plus `stop-commands`.

@@ -2,6 +2,7 @@
 //! self-signed certificate for `127.0.0.1` (made with the openssl CLI) and relays the bytes to
 //! the stand-in. With it a client reaches the stand-in at `https://127.0.0.1:PORT`, which it
 //! sends through a proxy as a `CONNECT` tunnel, and trusts only through `SSL_CERT_FILE`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
