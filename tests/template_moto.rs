@@ -519,7 +519,11 @@ async fn domain_creates_certificate_alias_record_and_https_url() {
         .iter()
         .filter(|r| r["name"] == domain.as_str())
         .collect();
-    assert_eq!(alias.len(), 1, "one record for the name (A; no AAAA: IPv4 ALB): {dns}");
+    assert_eq!(
+        alias.len(),
+        1,
+        "one record for the name (A; no AAAA: IPv4 ALB): {dns}"
+    );
     assert_eq!(alias[0]["type"], "A");
 
     let got = moto.read_back(&stack);
