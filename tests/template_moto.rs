@@ -715,6 +715,8 @@ fn parameters_are_the_actions_contract() {
         "Memory",
         "CpuArchitecture",
         "CertificateArn",
+        "DomainName",
+        "HostedZoneId",
         "RepositoryCredentialsSecretArn",
     ] {
         assert!(params.contains_key(name), "parameter {name} missing");
