@@ -693,6 +693,82 @@ async fn private_subnets_follow_the_parameter_across_updates() {
     moto.delete(&stack).await;
 }
 
+/// A running stack gets a domain with an update (the usual way in), keeps its load balancer, and
+/// loses the domain's resources again when the inputs go.
+#[tokio::test]
+async fn a_domain_added_by_an_update_and_removed_again() {
+    let moto = moto().await;
+    let stack = unique_stack("adddomain");
+    let domain = format!("{stack}.example.com");
+    let zone = moto.hosted_zone(&domain);
+    let plain = moto
+        .deploy(&stack, ChangeSetType::Create, &[("ImageUri", IMAGE)])
+        .await;
+    assert_eq!(
+        plain["ServiceUrl"],
+        format!("http://{}", plain["LoadBalancerDnsName"])
+    );
+
+    let with_domain = moto
+        .deploy(
+            &stack,
+            ChangeSetType::Update,
+            &[
+                ("ImageUri", IMAGE),
+                ("DomainName", &domain),
+                ("HostedZoneId", &zone),
+            ],
+        )
+        .await;
+    assert_eq!(with_domain["ServiceUrl"], format!("https://{domain}"));
+    assert_eq!(
+        with_domain["LoadBalancerDnsName"], plain["LoadBalancerDnsName"],
+        "the load balancer is kept"
+    );
+    let dns = moto.read_back_domain(&stack, &zone);
+    assert_eq!(s(&dns["certificate"]["status"]), "ISSUED", "{dns}");
+    let cert = dns["certificate"]["arn"].clone();
+    let has_alias = |d: &Value| {
+        d["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == domain.as_str() && r["type"] == "A")
+    };
+    assert!(has_alias(&dns), "{dns}");
+    let ports = |got: &Value| {
+        let mut p: Vec<_> = got["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["port"].as_i64().unwrap())
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(ports(&moto.read_back(&stack)), [80, 443]);
+
+    let without = moto
+        .deploy(&stack, ChangeSetType::Update, &[("ImageUri", IMAGE)])
+        .await;
+    assert_eq!(
+        without["ServiceUrl"],
+        format!("http://{}", plain["LoadBalancerDnsName"])
+    );
+    let after = moto.read_back_domain(&stack, &zone);
+    assert!(!has_alias(&after), "the alias record is removed: {after}");
+    assert!(
+        !after["all_certificates"]
+            .as_array()
+            .unwrap()
+            .contains(&cert),
+        "the certificate is deleted: {after}"
+    );
+    assert_eq!(ports(&moto.read_back(&stack)), [80]);
+
+    moto.delete(&stack).await;
+}
+
 /// The parameter contract with the action, checked on the template text (no moto needed).
 #[test]
 fn parameters_are_the_actions_contract() {

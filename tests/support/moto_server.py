@@ -36,9 +36,12 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
    ISSUED once every name has its record; a name without a zone stays PENDING_VALIDATION and fails
    the resource (AWS: the stack waits until validation times out). Deleting the stack deletes the
    certificate and, like AWS, leaves the CNAME.
+8. (this project's addition) An AWS::ElasticLoadBalancingV2::Listener that an update removes (its
+   Condition turned false: the HTTPS listener when the domain goes) stays on the load balancer,
+   because moto's listener model has no CloudFormation delete; AWS deletes it.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
-test_moto_server.py pins fixes 4-7 against a server started in-process; tests/template_moto.rs
-and tests/stack_moto.rs pin 1-3 and 6-7 (outputs, DeleteStack, attributes, certificate and alias
+test_moto_server.py pins fixes 4-8 against a server started in-process; tests/template_moto.rs
+and tests/stack_moto.rs pin 1-3 and 6-8 (outputs, DeleteStack, attributes, certificate and alias
 record read back).
 """
 import os
@@ -380,6 +383,17 @@ class DnsValidatedCertificate(CloudFormationModel):
     def is_created(self):
         return True
 
+
+# ------------------------------------------------------------------ 8. listeners removed by an update
+
+from moto.elbv2.models import FakeListener, elbv2_backends  # noqa: E402
+
+
+def delete_listener(self, account_id, region_name):
+    elbv2_backends[account_id][region_name].delete_listener(self.arn)
+
+
+FakeListener.delete = delete_listener
 
 cfn_parsing.get_model_list.cache_clear()
 cfn_parsing.get_model_map.cache_clear()

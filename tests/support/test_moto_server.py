@@ -370,5 +370,51 @@ class DomainResources(unittest.TestCase):
         self.assertEqual(pending, [], "nothing is left behind")
 
 
+LISTENER_TEMPLATE = """
+Parameters:
+  Https: {Type: String, Default: "true"}
+Conditions:
+  WithHttps: !Equals [!Ref Https, "true"]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  SubnetA: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: us-east-1a}}
+  SubnetB: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1b}}
+  LoadBalancer: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref SubnetA, !Ref SubnetB]}}
+  Plain:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref LoadBalancer
+      Port: 80
+      Protocol: HTTP
+      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+  Second:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Condition: WithHttps
+    Properties:
+      LoadBalancerArn: !Ref LoadBalancer
+      Port: 8080
+      Protocol: HTTP
+      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+Outputs:
+  LoadBalancerArn: {Value: !Ref LoadBalancer}
+"""
+
+
+class ListenerRemoved(unittest.TestCase):
+    """Fix 8: a listener whose condition turns false is deleted from the load balancer."""
+
+    def test_an_update_deletes_the_listener_it_removes(self):
+        stack = unique("listener")
+        deploy(stack, LISTENER_TEMPLATE, {})
+        lb = CFN.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"][0]["OutputValue"]
+
+        def ports():
+            return sorted(l["Port"] for l in CLIENTS["elbv2"].describe_listeners(LoadBalancerArn=lb)["Listeners"])
+
+        self.assertEqual(ports(), [80, 8080])
+        execute(change_set(stack, LISTENER_TEMPLATE, {"Https": "false"}))
+        self.assertEqual(ports(), [80])
+
+
 if __name__ == "__main__":
     unittest.main()
