@@ -149,7 +149,9 @@ fn https_check(trusted: &Path, cert: &(std::path::PathBuf, std::path::PathBuf)) 
 #[ignore = "run by the HTTPS tests in a child process with SSL_CERT_FILE set"]
 async fn https_case() {
     let (Some(cert), Some(key)) = (std::env::var_os(CASE_CERT), std::env::var_os(CASE_KEY)) else {
-        panic!("{CASE_CERT}/{CASE_KEY} unset: https_case runs only under https_check");
+        // Not a test of its own (`--include-ignored` runs it bare): the cases above assert.
+        eprintln!("{CASE_CERT}/{CASE_KEY} unset: https_case does its work only under https_check");
+        return;
     };
     let app = MockServer::start().await;
     Mock::given(method("GET"))
