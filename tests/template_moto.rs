@@ -180,6 +180,19 @@ impl Moto {
             .to_owned()
     }
 
+    /// A public Route 53 zone on moto for the parent of `domain`; its id.
+    fn hosted_zone(&self, domain: &str) -> String {
+        self.readback_script(&["--hosted-zone", domain])
+            .trim()
+            .to_owned()
+    }
+
+    /// The stack's own certificate (null without one) and every record of `zone`.
+    fn read_back_domain(&self, stack: &str, zone: &str) -> Value {
+        let out = self.readback_script(&["--domain", stack, zone]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("read-back JSON: {e}\n{out}"))
+    }
+
     fn readback_script(&self, args: &[&str]) -> String {
         let python = format!("{}/bin/python", common::stand_in("ECS_TEST_VENV"));
         let script = concat!(
@@ -369,6 +382,7 @@ async fn certificate_private_subnets_and_pull_secret() {
             &[
                 ("ImageUri", IMAGE),
                 ("CertificateArn", &certificate),
+                ("DomainName", "app.example.com"),
                 ("UsePrivateSubnets", "true"),
                 ("RepositoryCredentialsSecretArn", secret),
                 ("CpuArchitecture", "ARM64"),
@@ -378,11 +392,8 @@ async fn certificate_private_subnets_and_pull_secret() {
             ],
         )
         .await;
-    // No certificate covers the ALB's own name: the URL the smoke check uses stays plain HTTP.
-    assert_eq!(
-        outputs["ServiceUrl"],
-        format!("http://{}", outputs["LoadBalancerDnsName"])
-    );
+    // The certificate's name, not the ALB's (no certificate can cover *.elb.amazonaws.com).
+    assert_eq!(outputs["ServiceUrl"], "https://app.example.com");
 
     let service = moto
         .service(&outputs["ClusterName"], &outputs["ServiceName"])
@@ -443,18 +454,17 @@ async fn certificate_private_subnets_and_pull_secret() {
         ],
         "HTTP redirects to HTTPS with a certificate"
     );
-    // ... except the health check path, which the smoke check reaches over HTTP.
-    let http = got["listeners"]
+    // Nothing is served over plain HTTP: the smoke check uses https://DomainName.
+    for listener in got["listeners"].as_array().unwrap() {
+        assert_eq!(listener["rules"], serde_json::json!([]), "{listener}");
+    }
+    let https = got["listeners"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|l| l["port"] == 80)
-        .expect("HTTP listener");
-    assert_eq!(
-        http["rules"],
-        serde_json::json!([{"paths": ["/health"], "actions": ["forward"]}]),
-        "{http}"
-    );
+        .find(|l| l["port"] == 443)
+        .expect("HTTPS listener");
+    assert_eq!(https["certificates"], serde_json::json!([certificate]));
     let lb_ports: Vec<_> = got["security_groups"]["LoadBalancerSecurityGroup"]["ingress"]
         .as_array()
         .unwrap()
@@ -471,6 +481,105 @@ async fn certificate_private_subnets_and_pull_secret() {
     );
 
     moto.delete(&stack).await;
+}
+
+/// DomainName + HostedZoneId: the stack requests the certificate, validates it in the zone, points
+/// the name at the load balancer and serves HTTPS with it; the URL is the name's.
+#[tokio::test]
+async fn domain_creates_certificate_alias_record_and_https_url() {
+    let moto = moto().await;
+    let stack = unique_stack("domain");
+    let domain = format!("{stack}.example.com");
+    let zone = moto.hosted_zone(&domain);
+    let outputs = moto
+        .deploy(
+            &stack,
+            ChangeSetType::Create,
+            &[
+                ("ImageUri", IMAGE),
+                ("DomainName", &domain),
+                ("HostedZoneId", &zone),
+            ],
+        )
+        .await;
+    assert_eq!(outputs["ServiceUrl"], format!("https://{domain}"));
+
+    let dns = moto.read_back_domain(&stack, &zone);
+    let cert = &dns["certificate"];
+    assert_eq!(s(&cert["domain"]), domain, "{dns}");
+    assert_eq!(s(&cert["status"]), "ISSUED", "{dns}");
+    let records = dns["records"].as_array().unwrap();
+    let validation = &cert["validation"][0];
+    assert!(
+        records.iter().any(|r| r["type"] == "CNAME"
+            && r["name"] == s(&validation["name"]).trim_end_matches('.')
+            && r["values"] == serde_json::json!([validation["value"]])),
+        "the validation record is in the zone: {dns}"
+    );
+    let alias: Vec<_> = records
+        .iter()
+        .filter(|r| r["name"] == domain.as_str())
+        .collect();
+    assert_eq!(
+        alias.len(),
+        1,
+        "one record for the name (A; no AAAA: IPv4 ALB): {dns}"
+    );
+    assert_eq!(alias[0]["type"], "A");
+
+    let got = moto.read_back(&stack);
+    let lb = &got["load_balancer"];
+    assert_eq!(
+        alias[0]["alias"],
+        serde_json::json!({"dns_name": outputs["LoadBalancerDnsName"], "zone": lb["canonical_zone"]}),
+        "the name is an alias of the load balancer"
+    );
+    assert_eq!(lb["dns_name"], outputs["LoadBalancerDnsName"].as_str());
+    let mut listeners: Vec<_> = got["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["port"].as_i64().unwrap(),
+                s(&l["actions"][0]["type"]).to_owned(),
+                l["certificates"].clone(),
+                l["ssl_policy"].clone(),
+            )
+        })
+        .collect();
+    listeners.sort_by_key(|l| l.0);
+    assert_eq!(
+        listeners,
+        [
+            (80, "redirect".into(), serde_json::json!([]), Value::Null),
+            (
+                443,
+                "forward".into(),
+                serde_json::json!([cert["arn"]]),
+                serde_json::json!("ELBSecurityPolicy-TLS13-1-2-2021-06")
+            )
+        ],
+        "HTTPS with the stack's certificate, HTTP redirected"
+    );
+
+    moto.delete(&stack).await;
+    let after = moto.read_back_domain("-", &zone);
+    assert!(
+        !after["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == domain.as_str()),
+        "the alias record goes with the stack: {after}"
+    );
+    assert!(
+        !after["all_certificates"]
+            .as_array()
+            .unwrap()
+            .contains(&cert["arn"]),
+        "the certificate goes with the stack: {after}"
+    );
 }
 
 /// The deploy engine passes the live count as DesiredCount on updates: a new image must leave a
@@ -585,6 +694,82 @@ async fn private_subnets_follow_the_parameter_across_updates() {
     moto.delete(&stack).await;
 }
 
+/// A running stack gets a domain with an update (the usual way in), keeps its load balancer, and
+/// loses the domain's resources again when the inputs go.
+#[tokio::test]
+async fn a_domain_added_by_an_update_and_removed_again() {
+    let moto = moto().await;
+    let stack = unique_stack("adddomain");
+    let domain = format!("{stack}.example.com");
+    let zone = moto.hosted_zone(&domain);
+    let plain = moto
+        .deploy(&stack, ChangeSetType::Create, &[("ImageUri", IMAGE)])
+        .await;
+    assert_eq!(
+        plain["ServiceUrl"],
+        format!("http://{}", plain["LoadBalancerDnsName"])
+    );
+
+    let with_domain = moto
+        .deploy(
+            &stack,
+            ChangeSetType::Update,
+            &[
+                ("ImageUri", IMAGE),
+                ("DomainName", &domain),
+                ("HostedZoneId", &zone),
+            ],
+        )
+        .await;
+    assert_eq!(with_domain["ServiceUrl"], format!("https://{domain}"));
+    assert_eq!(
+        with_domain["LoadBalancerDnsName"], plain["LoadBalancerDnsName"],
+        "the load balancer is kept"
+    );
+    let dns = moto.read_back_domain(&stack, &zone);
+    assert_eq!(s(&dns["certificate"]["status"]), "ISSUED", "{dns}");
+    let cert = dns["certificate"]["arn"].clone();
+    let has_alias = |d: &Value| {
+        d["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == domain.as_str() && r["type"] == "A")
+    };
+    assert!(has_alias(&dns), "{dns}");
+    let ports = |got: &Value| {
+        let mut p: Vec<_> = got["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["port"].as_i64().unwrap())
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(ports(&moto.read_back(&stack)), [80, 443]);
+
+    let without = moto
+        .deploy(&stack, ChangeSetType::Update, &[("ImageUri", IMAGE)])
+        .await;
+    assert_eq!(
+        without["ServiceUrl"],
+        format!("http://{}", plain["LoadBalancerDnsName"])
+    );
+    let after = moto.read_back_domain(&stack, &zone);
+    assert!(!has_alias(&after), "the alias record is removed: {after}");
+    assert!(
+        !after["all_certificates"]
+            .as_array()
+            .unwrap()
+            .contains(&cert),
+        "the certificate is deleted: {after}"
+    );
+    assert_eq!(ports(&moto.read_back(&stack)), [80]);
+
+    moto.delete(&stack).await;
+}
+
 /// The parameter contract with the action, checked on the template text (no moto needed).
 #[test]
 fn parameters_are_the_actions_contract() {
@@ -607,6 +792,8 @@ fn parameters_are_the_actions_contract() {
         "Memory",
         "CpuArchitecture",
         "CertificateArn",
+        "DomainName",
+        "HostedZoneId",
         "RepositoryCredentialsSecretArn",
     ] {
         assert!(params.contains_key(name), "parameter {name} missing");

@@ -58,11 +58,7 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
                 });
             }
             Ok(resp) => format!("HTTP {}", resp.status()),
-            Err(e) if e.is_connect() => "connection refused or unreachable".to_string(),
-            Err(e) if e.is_timeout() => {
-                format!("no answer within {} s", policy.request_timeout.as_secs())
-            }
-            Err(e) => format!("request failed ({e})"),
+            Err(e) => failure(&e, policy.request_timeout),
         };
         let delay = backoff.next_delay();
         if started.elapsed() + delay > policy.deadline {
@@ -80,6 +76,38 @@ pub async fn check(url: &str, policy: &SmokePolicy) -> Result<SmokeResult> {
         ));
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Why a request got no answer, in the words a user acts on.
+fn failure(err: &reqwest::Error, timeout: Duration) -> String {
+    // reqwest files a failed TLS handshake under "connect": named, a certificate for the wrong
+    // name does not read as an unreachable host.
+    if let Some(tls) = tls_cause(err) {
+        format!("TLS handshake failed: {tls}")
+    } else if err.is_connect() {
+        "connection refused or unreachable".to_string()
+    } else if err.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs())
+    } else {
+        format!("request failed ({err})")
+    }
+}
+
+/// The rustls error under a request error: the certificate's problem (wrong name, unknown issuer,
+/// expired) as rustls words it. It sits inside an `io::Error`, whose `source()` skips it.
+fn tls_cause(err: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        next = inner.or_else(|| e.source());
+    }
+    None
 }
 
 #[cfg(test)]

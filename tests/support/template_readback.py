@@ -2,6 +2,12 @@
 
 Usage: template_readback.py MOTO_URL STACK_NAME
        template_readback.py MOTO_URL --request-certificate DOMAIN   (prints a moto ACM certificate ARN)
+       template_readback.py MOTO_URL --hosted-zone DOMAIN          (creates the public zone of DOMAIN's
+                                                                   parent, prints its id)
+       template_readback.py MOTO_URL --domain STACK ZONE_ID         (the stack's certificate, the
+                                                                   zone's records and every ACM
+                                                                   certificate ARN, as JSON; STACK
+                                                                   "-" after the stack is gone)
 
 Prints one JSON document for tests/template_moto.rs to assert on. boto3 is used so the Rust
 test does not need to compile aws-sdk-ec2 / aws-sdk-elasticloadbalancingv2 just for a read-back.
@@ -84,6 +90,7 @@ def main(url, stack):
             "subnets": sorted(z["SubnetId"] for z in lb["AvailabilityZones"]),
             "zones": sorted(z["ZoneName"] for z in lb["AvailabilityZones"]),
             "security_groups": lb.get("SecurityGroups", []),
+            "canonical_zone": lb.get("CanonicalHostedZoneId"),
             "attributes": {a["Key"]: a["Value"] for a in lb_attrs},
         },
         "target_group": {
@@ -99,6 +106,8 @@ def main(url, stack):
             {
                 "port": l["Port"],
                 "protocol": l["Protocol"],
+                "ssl_policy": l.get("SslPolicy"),
+                "certificates": [c["CertificateArn"] for c in l.get("Certificates", [])],
                 "actions": [
                     {"type": a["Type"], "target_group": a.get("TargetGroupArn")}
                     for a in l["DefaultActions"]
@@ -127,9 +136,58 @@ def request_certificate(url, domain):
     print(arn)
 
 
+def hosted_zone(url, domain):
+    """A public zone for the parent of DOMAIN (app.example.com -> example.com)."""
+    import uuid
+
+    zone = client("route53", url).create_hosted_zone(
+        Name=domain.split(".", 1)[1], CallerReference=uuid.uuid4().hex
+    )
+    print(zone["HostedZone"]["Id"].rsplit("/", 1)[-1])
+
+
+def domain(url, stack, zone):
+    cfn, acm, route53 = (client(s, url) for s in ("cloudformation", "acm", "route53"))
+    physical = {} if stack == "-" else {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId")
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        if r.get("LogicalResourceId")
+    }
+    out = {
+        "certificate": None,
+        "records": [],
+        "all_certificates": [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]],
+    }
+    if physical.get("Certificate"):
+        cert = acm.describe_certificate(CertificateArn=physical["Certificate"])["Certificate"]
+        out["certificate"] = {
+            "arn": cert["CertificateArn"],
+            "domain": cert["DomainName"],
+            "status": cert["Status"],
+            "validation": [
+                {"name": o["ResourceRecord"]["Name"], "type": o["ResourceRecord"]["Type"],
+                 "value": o["ResourceRecord"]["Value"], "status": o["ValidationStatus"]}
+                for o in cert.get("DomainValidationOptions", [])
+            ],
+        }
+    for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
+        alias = r.get("AliasTarget")
+        out["records"].append({
+            "name": r["Name"].rstrip("."),
+            "type": r["Type"],
+            "values": [v["Value"] for v in r.get("ResourceRecords", [])],
+            "alias": {"dns_name": alias["DNSName"].rstrip("."), "zone": alias["HostedZoneId"]} if alias else None,
+        })
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[2] == "--request-certificate":
         request_certificate(sys.argv[1], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[2] == "--hosted-zone":
+        hosted_zone(sys.argv[1], sys.argv[3])
+    elif len(sys.argv) == 5 and sys.argv[2] == "--domain":
+        domain(sys.argv[1], sys.argv[3], sys.argv[4])
     elif len(sys.argv) == 3:
         main(sys.argv[1], sys.argv[2])
     else:

@@ -27,6 +27,7 @@ NO_CHANGES = ("The submitted information didn't contain changes. "
 SERVER = None
 CFN = None
 LOGS = None
+CLIENTS = {}
 
 
 def setUpModule():
@@ -41,6 +42,8 @@ def setUpModule():
     url = f"http://{host}:{port}"
     CFN = session.client("cloudformation", endpoint_url=url)
     LOGS = session.client("logs", endpoint_url=url)
+    for name in ("acm", "route53", "elbv2"):
+        CLIENTS[name] = session.client(name, endpoint_url=url)
 
 
 def tearDownModule():
@@ -291,6 +294,126 @@ class KeptOnModify(unittest.TestCase):
         execute(change_set(stack, LOGS_TEMPLATE, {"Retention": "14"}))
         outputs = CFN.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
         self.assertEqual([o["OutputValue"] for o in outputs], [f"/test/{stack}/kept-one"])
+
+
+# A certificate for a name in a zone, the name's alias to a load balancer, and both in outputs.
+DOMAIN_TEMPLATE = """
+Parameters:
+  Domain: {Type: String}
+  Zone: {Type: String}
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  SubnetA: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: us-east-1a}}
+  SubnetB: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1b}}
+  LoadBalancer: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref SubnetA, !Ref SubnetB]}}
+  Certificate:
+    Type: AWS::CertificateManager::Certificate
+    Properties:
+      DomainName: !Ref Domain
+      ValidationMethod: DNS
+      DomainValidationOptions: [{DomainName: !Ref Domain, HostedZoneId: !Ref Zone}]
+  Record:
+    Type: AWS::Route53::RecordSet
+    Properties:
+      HostedZoneId: !Ref Zone
+      Name: !Ref Domain
+      Type: A
+      AliasTarget: {DNSName: !GetAtt LoadBalancer.DNSName, HostedZoneId: !GetAtt LoadBalancer.CanonicalHostedZoneID}
+Outputs:
+  CertificateArn: {Value: !Ref Certificate}
+  LoadBalancerArn: {Value: !Ref LoadBalancer}
+"""
+
+
+def new_zone(domain):
+    zone = CLIENTS["route53"].create_hosted_zone(Name=domain.split(".", 1)[1], CallerReference=unique("ref"))
+    return zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+
+
+def records(zone):
+    return CLIENTS["route53"].list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+
+
+class DomainResources(unittest.TestCase):
+    """Fixes 6 and 7: the alias target's zone, and a certificate validated in the named zone."""
+
+    def test_certificate_is_validated_in_the_zone_and_the_alias_names_the_load_balancer(self):
+        stack, domain = unique("domain"), f"{unique('app')}.example.com"
+        zone = new_zone(domain)
+        deploy(stack, DOMAIN_TEMPLATE, {"Domain": domain, "Zone": zone})
+        outputs = {o["OutputKey"]: o["OutputValue"]
+                   for o in CFN.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+        cert = CLIENTS["acm"].describe_certificate(CertificateArn=outputs["CertificateArn"])["Certificate"]
+        self.assertEqual((cert["DomainName"], cert["Status"]), (domain, "ISSUED"))
+        validation = cert["DomainValidationOptions"][0]["ResourceRecord"]
+        by_type = {r["Type"]: r for r in records(zone)}
+        self.assertEqual(by_type["CNAME"]["Name"], validation["Name"])
+        self.assertEqual(by_type["CNAME"]["ResourceRecords"], [{"Value": validation["Value"]}])
+        lb = CLIENTS["elbv2"].describe_load_balancers(LoadBalancerArns=[outputs["LoadBalancerArn"]])["LoadBalancers"][0]
+        alias = by_type["A"]["AliasTarget"]
+        self.assertEqual(alias["DNSName"].rstrip("."), lb["DNSName"])
+        self.assertEqual(alias["HostedZoneId"], lb["CanonicalHostedZoneId"])
+
+        CFN.delete_stack(StackName=stack)
+        arns = [c["CertificateArn"] for c in CLIENTS["acm"].list_certificates()["CertificateSummaryList"]]
+        self.assertNotIn(outputs["CertificateArn"], arns, "the stack's delete deletes its certificate")
+        self.assertEqual([r["Type"] for r in records(zone) if r["Type"] == "CNAME"], ["CNAME"],
+                         "the validation record stays, as on AWS")
+
+    def test_a_certificate_without_a_zone_for_its_name_fails_the_stack(self):
+        stack, domain = unique("nozone"), f"{unique('app')}.example.com"
+        template = DOMAIN_TEMPLATE.replace("DomainValidationOptions: [{DomainName: !Ref Domain, HostedZoneId: !Ref Zone}]",
+                                           "SubjectAlternativeNames: []")
+        with self.assertRaises(Exception):
+            deploy(stack, template, {"Domain": domain, "Zone": new_zone(domain)})
+        pending = [c for c in CLIENTS["acm"].list_certificates()["CertificateSummaryList"] if c["DomainName"] == domain]
+        self.assertEqual(pending, [], "nothing is left behind")
+
+
+LISTENER_TEMPLATE = """
+Parameters:
+  Https: {Type: String, Default: "true"}
+Conditions:
+  WithHttps: !Equals [!Ref Https, "true"]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  SubnetA: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: us-east-1a}}
+  SubnetB: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1b}}
+  LoadBalancer: {Type: AWS::ElasticLoadBalancingV2::LoadBalancer, Properties: {Subnets: [!Ref SubnetA, !Ref SubnetB]}}
+  Plain:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref LoadBalancer
+      Port: 80
+      Protocol: HTTP
+      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+  Second:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Condition: WithHttps
+    Properties:
+      LoadBalancerArn: !Ref LoadBalancer
+      Port: 8080
+      Protocol: HTTP
+      DefaultActions: [{Type: fixed-response, FixedResponseConfig: {StatusCode: "200"}}]
+Outputs:
+  LoadBalancerArn: {Value: !Ref LoadBalancer}
+"""
+
+
+class ListenerRemoved(unittest.TestCase):
+    """Fix 8: a listener whose condition turns false is deleted from the load balancer."""
+
+    def test_an_update_deletes_the_listener_it_removes(self):
+        stack = unique("listener")
+        deploy(stack, LISTENER_TEMPLATE, {})
+        lb = CFN.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"][0]["OutputValue"]
+
+        def ports():
+            return sorted(l["Port"] for l in CLIENTS["elbv2"].describe_listeners(LoadBalancerArn=lb)["Listeners"])
+
+        self.assertEqual(ports(), [80, 8080])
+        execute(change_set(stack, LISTENER_TEMPLATE, {"Https": "false"}))
+        self.assertEqual(ports(), [80])
 
 
 if __name__ == "__main__":

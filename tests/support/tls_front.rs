@@ -1,6 +1,6 @@
 //! A TLS front on loopback for a plain-HTTP stand-in: terminates TLS with a throwaway
-//! self-signed certificate for `127.0.0.1` (made with the openssl CLI) and relays the bytes to
-//! the stand-in. With it a client reaches the stand-in at `https://127.0.0.1:PORT`, which it
+//! certificate (self-signed for `127.0.0.1`, or for a DNS name signed by a test CA; made with the
+//! openssl CLI) and relays the bytes to the stand-in. With it a client reaches the stand-in at `https://127.0.0.1:PORT`, which it
 //! sends through a proxy as a `CONNECT` tunnel, and trusts only through `SSL_CERT_FILE`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
@@ -52,6 +52,107 @@ pub fn self_signed(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String>
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
+    Ok((cert, key))
+}
+
+fn openssl(args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running openssl: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A throwaway certificate authority called `name` in `dir`: (ca.pem, ca-key.pem). A client
+/// trusts what it signs only through `SSL_CERT_FILE=ca.pem`.
+pub fn test_ca(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), String> {
+    let (cert, key) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    let subject = format!("/CN={name}");
+    openssl(&[
+        "req".as_ref(),
+        "-x509".as_ref(),
+        "-newkey".as_ref(),
+        "ec".as_ref(),
+        "-pkeyopt".as_ref(),
+        "ec_paramgen_curve:prime256v1".as_ref(),
+        "-nodes".as_ref(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-subj".as_ref(),
+        subject.as_ref(),
+        "-addext".as_ref(),
+        "basicConstraints=critical,CA:TRUE".as_ref(),
+        "-addext".as_ref(),
+        "keyUsage=critical,keyCertSign,cRLSign".as_ref(),
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ])?;
+    Ok((cert, key))
+}
+
+/// A server certificate for the DNS name `name`, signed by `test_ca`'s CA: (cert.pem, key.pem).
+pub fn signed_for(
+    dir: &Path,
+    ca: &(PathBuf, PathBuf),
+    name: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    let cert = dir.join(format!("{name}-cert.pem"));
+    let key = dir.join(format!("{name}-key.pem"));
+    let csr = dir.join(format!("{name}.csr"));
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(
+        &ext,
+        format!(
+            "subjectAltName=DNS:{name}\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let subject = format!("/CN={name}");
+    // Unique per certificate: a CA never issues two with one serial.
+    let serial = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_nanos()
+        .to_string();
+    openssl(&[
+        "req".as_ref(),
+        "-new".as_ref(),
+        "-newkey".as_ref(),
+        "ec".as_ref(),
+        "-pkeyopt".as_ref(),
+        "ec_paramgen_curve:prime256v1".as_ref(),
+        "-nodes".as_ref(),
+        "-subj".as_ref(),
+        subject.as_ref(),
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        csr.as_os_str(),
+    ])?;
+    openssl(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-in".as_ref(),
+        csr.as_os_str(),
+        "-CA".as_ref(),
+        ca.0.as_os_str(),
+        "-CAkey".as_ref(),
+        ca.1.as_os_str(),
+        "-set_serial".as_ref(),
+        serial.as_ref(),
+        "-days".as_ref(),
+        "1".as_ref(),
+        "-extfile".as_ref(),
+        ext.as_os_str(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ])?;
     Ok((cert, key))
 }
 
