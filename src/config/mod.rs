@@ -20,7 +20,7 @@ pub use context::{Env, GithubContext};
 pub use errors::{InputError, InputErrors};
 pub use image::{ImageConfig, ImageSource, RegistryLogin};
 pub use raw::{INPUTS, RawInputs};
-pub use stack::{Capacity, StackConfig, Template};
+pub use stack::{Capacity, Domain, StackConfig, Template};
 use std::time::Duration;
 use values::shown;
 

@@ -95,6 +95,8 @@ inputs! {
     stack_tags: "stack-tags", default "", secret false, "stack tags: YAML/JSON map or K=V lines";
     termination_protection: "termination-protection", default "false", secret false, "enable termination protection on the stack";
     timeout_minutes: "timeout-minutes", default "30", secret false, "how long to wait for the stack (1..360)";
+    domain_name: "domain-name", default "", secret false, "name the service answers on over HTTPS (app.example.com); with hosted-zone-id the stack creates the certificate and the alias record";
+    hosted_zone_id: "hosted-zone-id", default "", secret false, "Route 53 public hosted zone of domain-name (Z...): DNS validation of the certificate and the alias record go there";
     health_check_path: "health-check-path", default "/health", secret false, "ALB health check and post-deploy smoke check path";
     smoke_check: "smoke-check", default "true", secret false, "GET the service URL + health-check-path after deploying";
     smoke_check_timeout: "smoke-check-timeout", default "180", secret false, "seconds the smoke check may take before it fails (5..1800)";

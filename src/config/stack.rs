@@ -20,6 +20,40 @@ pub struct Capacity {
     pub desired: Option<u32>,
 }
 
+/// The name the service answers on, and the Route 53 zone the stack manages it in (without a
+/// zone, a `CertificateArn` override must cover the name and the user points it at the ALB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub name: String,
+    pub hosted_zone_id: Option<String>,
+}
+
+/// A lower-case DNS name of at least two labels, no wildcard, no trailing dot (ACM and the
+/// template's `AllowedPattern` agree on this).
+fn is_domain_name(n: &str) -> bool {
+    let labels: Vec<&str> = n.split('.').collect();
+    n.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_lowercase()))
+}
+
+fn is_hosted_zone_id(z: &str) -> bool {
+    z.len() <= 32
+        && z.starts_with('Z')
+        && z.len() > 1
+        && z.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 #[derive(Debug, Clone)]
 pub enum Template {
     Bundled,
@@ -44,6 +78,8 @@ pub struct StackConfig {
     pub target_cpu: u32,
     pub container_port: u16,
     pub health_check_path: String,
+    /// `domain-name` / `hosted-zone-id`: HTTPS on a name of the user's.
+    pub domain: Option<Domain>,
     pub pull_credentials_secret_arn: Option<String>,
     /// The CloudFormation service role (`RoleARN`), when CloudFormation should not act with the
     /// caller's own permissions.
@@ -191,6 +227,7 @@ pub(super) fn build(
             .unwrap_or_default()
         }
     };
+    let domain = build_domain(raw, suffix.is_some(), &parameter_overrides, errs);
     let min = errs.take(
         "min-capacity",
         values::integer(input_or_default(raw, "min-capacity"), 1, MAX_TASKS),
@@ -332,6 +369,7 @@ pub(super) fn build(
         target_cpu: target_cpu? as u32,
         container_port: container_port? as u16,
         health_check_path,
+        domain,
         pull_credentials_secret_arn,
         cloudformation_role_arn,
         capabilities,
@@ -339,6 +377,73 @@ pub(super) fn build(
         termination_protection: termination_protection?,
         timeout: Duration::from_secs(timeout? * 60),
         keep_change_set: keep_change_set?,
+    })
+}
+
+/// `domain-name` and `hosted-zone-id`, checked against each other, the preview suffix and a
+/// `CertificateArn` override, so the template's Rules never have to refuse a deploy half-way.
+fn build_domain(
+    raw: &RawInputs,
+    has_suffix: bool,
+    overrides: &[(String, String)],
+    errs: &mut InputErrors,
+) -> Option<Domain> {
+    let certificate = overrides
+        .iter()
+        .any(|(k, v)| k == "CertificateArn" && !v.is_empty());
+    let zone = raw.get("hosted-zone-id");
+    if let Some(z) = zone
+        && !is_hosted_zone_id(z)
+    {
+        errs.push(
+            "hosted-zone-id",
+            format!(
+                "expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ, got {}",
+                shown(z)
+            ),
+        );
+    }
+    let Some(given) = raw.get("domain-name") else {
+        if zone.is_some() {
+            errs.push(
+                "hosted-zone-id",
+                "needs domain-name: the name to create in that zone",
+            );
+        }
+        if certificate {
+            errs.push(
+                "domain-name",
+                "required with a CertificateArn override: a certificate cannot cover the load balancer's own name, so HTTPS and the smoke check need the name it covers",
+            );
+        }
+        return None;
+    };
+    // DNS names are case-insensitive; ACM and the template take lower case.
+    let name = given.trim_end_matches('.').to_ascii_lowercase();
+    if !is_domain_name(&name) {
+        errs.push(
+            "domain-name",
+            format!(
+                "expected a DNS name such as app.example.com (no wildcard, no scheme), got {}",
+                shown(given)
+            ),
+        );
+    }
+    if has_suffix {
+        errs.push(
+            "domain-name",
+            "not with stack-name-suffix: every preview stack would take the same name (previews answer on their load balancer's name)",
+        );
+    }
+    if zone.is_none() && !certificate {
+        errs.push(
+            "hosted-zone-id",
+            "required with domain-name (the zone the certificate is validated and the alias record created in), unless a CertificateArn override brings a certificate for the name",
+        );
+    }
+    Some(Domain {
+        name,
+        hosted_zone_id: zone.map(String::from),
     })
 }
 
@@ -436,5 +541,49 @@ mod tests {
         assert!(e[0].starts_with("input `health-check-path`"), "{e:?}");
         let e = build_with(&[("parameter-overrides", "bad-key=1")]).unwrap_err();
         assert!(e[0].starts_with("input `parameter-overrides`"), "{e:?}");
+    }
+
+    #[test]
+    fn domains_need_a_zone_or_a_certificate_and_no_suffix() {
+        let zone = ("hosted-zone-id", "Z0123456789ABCDEFGHIJ");
+        let c = build_with(&[("domain-name", "App.Example.com."), zone]).unwrap();
+        assert_eq!(
+            c.domain,
+            Some(Domain {
+                name: "app.example.com".into(),
+                hosted_zone_id: Some(zone.1.into())
+            })
+        );
+        let cert = (
+            "parameter-overrides",
+            "CertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/abc",
+        );
+        assert!(build_with(&[("domain-name", "app.example.com"), cert]).is_ok());
+        let first = |pairs: &[(&str, &str)]| build_with(pairs).unwrap_err()[0].clone();
+        assert!(first(&[cert]).starts_with("input `domain-name`: required with a CertificateArn"));
+        assert!(first(&[zone]).starts_with("input `hosted-zone-id`: needs domain-name"));
+        assert!(first(&[("domain-name", "app.example.com")]).starts_with("input `hosted-zone-id`"));
+        for bad in [
+            "*.example.com",
+            "localhost",
+            "https://a.example.com",
+            "a..b.com",
+            "-a.b.com",
+        ] {
+            assert!(
+                first(&[("domain-name", bad), zone]).starts_with("input `domain-name`"),
+                "{bad}"
+            );
+        }
+        assert!(
+            first(&[("domain-name", "a.b.com"), ("hosted-zone-id", "z123")])
+                .starts_with("input `hosted-zone-id`")
+        );
+        let e = first(&[
+            ("domain-name", "a.b.com"),
+            zone,
+            ("stack-name-suffix", "pr-7"),
+        ]);
+        assert!(e.contains("same name"), "{e}");
     }
 }

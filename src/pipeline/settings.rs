@@ -94,6 +94,12 @@ pub fn deploy_request(
     if let Some(arn) = &s.pull_credentials_secret_arn {
         overrides.push(("RepositoryCredentialsSecretArn".into(), arn.clone()));
     }
+    if let Some(domain) = &s.domain {
+        overrides.push(("DomainName".into(), domain.name.clone()));
+        if let Some(zone) = &domain.hosted_zone_id {
+            overrides.push(("HostedZoneId".into(), zone.clone()));
+        }
+    }
     DeployRequest {
         stack_name: s.name.clone(),
         template_body: s.template.body().to_string(),
