@@ -168,6 +168,54 @@ impl EventStream {
     }
 }
 
+impl EventStream {
+    /// The resources whose latest event (of this operation) is still in progress, with that
+    /// event: what a long wait is waiting for (a certificate's event carries its validation
+    /// record).
+    pub fn in_progress(&self) -> Vec<&StackEventLine> {
+        let mut latest: Vec<&StackEventLine> = Vec::new();
+        for line in &self.lines {
+            if line.is_stack() {
+                continue;
+            }
+            match latest.iter_mut().find(|l| l.logical_id == line.logical_id) {
+                Some(slot) => *slot = line,
+                None => latest.push(line),
+            }
+        }
+        latest.retain(|l| resource_phase(&l.status) == Phase::InProgress);
+        latest
+    }
+}
+
+/// One line saying what a wait is still waiting for, after `waited`.
+pub fn progress_line(
+    status: &str,
+    waited: std::time::Duration,
+    busy: &[&StackEventLine],
+) -> String {
+    let mut line = format!("still {status} after {} s", waited.as_secs());
+    if !busy.is_empty() {
+        let names: Vec<String> = busy
+            .iter()
+            .take(5)
+            .map(|e| {
+                let mut s = format!("{} ({})", e.logical_id, e.resource_type);
+                if !e.reason.is_empty() {
+                    s.push_str(&format!(": {}", e.reason));
+                }
+                s
+            })
+            .collect();
+        let more = busy.len().saturating_sub(5);
+        line.push_str(&format!("; in progress: {}", names.join("; ")));
+        if more > 0 {
+            line.push_str(&format!(" and {more} more"));
+        }
+    }
+    runner::text::inline(&line)
+}
+
 /// A failed poll: throttling is retried by the caller's loop; anything else ends the wait.
 #[derive(Debug)]
 pub enum PollError {
@@ -207,6 +255,56 @@ mod tests {
             resource_type: ty.into(),
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn a_long_wait_names_what_is_still_in_progress() {
+        let record = "Content of DNS Record is: {Name: _a.app.example.com.,Type: CNAME,Value: _b.acm-validations.aws.}";
+        let stream = EventStream {
+            stack: "web".into(),
+            seen: HashSet::new(),
+            lines: vec![
+                ev(
+                    "1",
+                    "CREATE_IN_PROGRESS",
+                    "web",
+                    "AWS::CloudFormation::Stack",
+                    "",
+                ),
+                ev("2", "CREATE_IN_PROGRESS", "Vpc", "AWS::EC2::VPC", ""),
+                ev(
+                    "3",
+                    "CREATE_IN_PROGRESS",
+                    "Certificate",
+                    "AWS::CertificateManager::Certificate",
+                    "",
+                ),
+                ev("4", "CREATE_COMPLETE", "Vpc", "AWS::EC2::VPC", ""),
+                ev(
+                    "5",
+                    "CREATE_IN_PROGRESS",
+                    "Certificate",
+                    "AWS::CertificateManager::Certificate",
+                    record,
+                ),
+            ],
+        };
+        let busy = stream.in_progress();
+        assert_eq!(busy.len(), 1, "{busy:?}");
+        let line = progress_line(
+            "CREATE_IN_PROGRESS",
+            std::time::Duration::from_secs(130),
+            &busy,
+        );
+        assert!(
+            line.starts_with("still CREATE_IN_PROGRESS after 130 s; in progress: Certificate"),
+            "{line}"
+        );
+        assert!(line.contains("_b.acm-validations.aws."), "{line}");
+        assert_eq!(
+            progress_line("X", std::time::Duration::ZERO, &[]),
+            "still X after 0 s"
+        );
     }
 
     #[test]

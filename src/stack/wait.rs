@@ -6,11 +6,14 @@ use anyhow::Result;
 use aws_sdk_cloudformation::types::{Stack, StackStatus};
 
 use super::error::StackError;
-use super::events::{EventStream, PollError};
+use super::events::{EventStream, PollError, progress_line};
 use super::lookup::is_stack_missing;
 use super::poll::PollPolicy;
 use super::status::{Phase, stack_phase};
 use crate::runner;
+
+/// Silence after which a wait prints what it is waiting for.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How a wait ended.
 #[derive(Debug, Clone)]
@@ -44,6 +47,9 @@ pub async fn wait_settled(
     let started = Instant::now();
     let mut backoff = w.poll.backoff();
     let mut last_status = String::from("unknown");
+    // A long wait (a certificate being validated, tasks failing their health checks) must not
+    // look like a hang: a progress line when nothing was printed for this long.
+    let mut last_output = Instant::now();
     loop {
         match cfn.describe_stacks().stack_name(w.stack).send().await {
             Ok(out) => match out.stacks().first() {
@@ -61,7 +67,12 @@ pub async fn wait_settled(
                         let tries = if settled { 5 } else { 1 };
                         for _ in 0..tries {
                             match ev.poll(cfn).await {
-                                Ok(_) => break,
+                                Ok(n) => {
+                                    if n > 0 {
+                                        last_output = Instant::now();
+                                    }
+                                    break;
+                                }
                                 Err(PollError::Throttled) => {
                                     if !settled || !backoff.sleep(w.deadline).await {
                                         break;
@@ -76,6 +87,15 @@ pub async fn wait_settled(
                     }
                     if settled {
                         return Ok(Settled::Stack(Box::new(stack.clone())));
+                    }
+                    if last_output.elapsed() >= PROGRESS_EVERY {
+                        let busy = events.as_deref().map(EventStream::in_progress);
+                        runner::info(&progress_line(
+                            &last_status,
+                            started.elapsed(),
+                            busy.as_deref().unwrap_or_default(),
+                        ));
+                        last_output = Instant::now();
                     }
                 }
             },

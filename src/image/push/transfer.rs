@@ -1,7 +1,7 @@
 //! The network-facing phases of a push over the blob set: check (HEAD, mount), verify (hash what
 //! is about to be uploaded), upload (bounded, largest first).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -99,6 +99,48 @@ pub async fn verify_sources(blobs: &Blobs) -> Result<()> {
     Ok(())
 }
 
+/// Silence after which an upload prints how far it has got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs the transfers, printing every [`PROGRESS_EVERY`] the bytes sent so far, the rate and an
+/// estimate of the time left (`at_most`: uncompressed sizes, so an upper bound when compressing).
+async fn with_progress<T>(
+    registry: &Registry,
+    at_most: u64,
+    transfers: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let before = registry.stats().blob_bytes_uploaded;
+    let started = Instant::now();
+    let ticker = async {
+        loop {
+            tokio::time::sleep(PROGRESS_EVERY).await;
+            let sent = registry.stats().blob_bytes_uploaded.saturating_sub(before);
+            runner::info(&progress_line(sent, at_most, started.elapsed()));
+        }
+    };
+    tokio::pin!(transfers);
+    tokio::select! {
+        r = &mut transfers => r,
+        never = ticker => never,
+    }
+}
+
+/// `uploading: 120.0 MB of at most 400.0 MB sent (12.0 MB/s), about 24 s left`
+fn progress_line(sent: u64, at_most: u64, elapsed: Duration) -> String {
+    let rate = sent as f64 / elapsed.as_secs_f64().max(0.001);
+    let mut line = format!(
+        "uploading: {} of at most {} sent ({}/s)",
+        report::megabytes(sent),
+        report::megabytes(at_most),
+        report::megabytes(rate as u64)
+    );
+    if rate > 0.0 && at_most > sent {
+        let left = (at_most - sent) as f64 / rate;
+        line.push_str(&format!(", at most about {left:.0} s left"));
+    }
+    line
+}
+
 enum Done {
     Known(usize, f64),
     Compress(usize, Box<Descriptor>, f64),
@@ -125,7 +167,14 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
             Job::Compress(c) => view.compress[c].job.source.len(),
         })
     });
-    let done: Vec<Done> = stream::iter(work)
+    let at_most: u64 = work
+        .iter()
+        .map(|j| match *j {
+            Job::Known(i) => view.known[i].desc.size(),
+            Job::Compress(c) => view.compress[c].job.source.len(),
+        })
+        .sum();
+    let transfers = stream::iter(work)
         .map(|job| async move {
             let t = Instant::now();
             match job {
@@ -183,8 +232,8 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
             }
         })
         .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
+        .try_collect::<Vec<Done>>();
+    let done = with_progress(registry, at_most, transfers).await?;
     for d in done {
         match d {
             Done::Known(i, s) => {
@@ -195,4 +244,22 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_bytes_rate_and_time_left() {
+        let line = progress_line(120_000_000, 400_000_000, Duration::from_secs(10));
+        assert_eq!(
+            line,
+            "uploading: 120.0 MB of at most 400.0 MB sent (12.0 MB/s), at most about 23 s left"
+        );
+        assert_eq!(
+            progress_line(0, 5, Duration::ZERO),
+            "uploading: 0.0 MB of at most 0.0 MB sent (0.0 MB/s)"
+        );
+    }
 }
