@@ -87,7 +87,7 @@ impl Config {
         let mode = errs.take("mode", parse_mode(or_default("mode")));
         let aws = aws::build(raw, env, &github, mode, &mut errs);
         let image = image::build(raw, &github, mode, &mut errs);
-        let stack = stack::build(raw, env, &github, &mut errs);
+        let stack = stack::build(raw, env, &github, mode, &mut errs);
         let smoke_check = errs.take("smoke-check", values::boolean(or_default("smoke-check")));
         let smoke_check_timeout = errs.take(
             "smoke-check-timeout",

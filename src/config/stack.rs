@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::context::{Env, GithubContext};
 use super::errors::InputErrors;
 use super::files;
-use super::input_or_default;
 use super::raw::RawInputs;
 use super::values::{self, shown};
+use super::{Mode, input_or_default};
 use crate::stack::Capability;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +143,7 @@ pub(super) fn build(
     raw: &RawInputs,
     env: &Env,
     gh: &GithubContext,
+    mode: Option<Mode>,
     errs: &mut InputErrors,
 ) -> Option<StackConfig> {
     let before = errs.0.len();
@@ -165,6 +166,8 @@ pub(super) fn build(
                 .collect::<String>()
                 .trim_end_matches('-')
                 .to_string(),
+            // A push touches no stack: nothing to name.
+            None if mode == Some(Mode::Push) => String::new(),
             None => {
                 errs.push("stack-name", "required outside GitHub Actions (there is no GITHUB_REPOSITORY to derive ecs-poc-<repository name> from)");
                 String::new()
@@ -506,8 +509,14 @@ mod tests {
             repository: Some("acme/My_Shop".into()),
             ..GithubContext::default()
         };
-        build(&raw(pairs), &Env::default(), &gh, &mut errs)
-            .ok_or_else(|| errs.0.iter().map(ToString::to_string).collect())
+        build(
+            &raw(pairs),
+            &Env::default(),
+            &gh,
+            Some(Mode::Deploy),
+            &mut errs,
+        )
+        .ok_or_else(|| errs.0.iter().map(ToString::to_string).collect())
     }
 
     #[test]
@@ -585,5 +594,22 @@ mod tests {
             ("stack-name-suffix", "pr-7"),
         ]);
         assert!(e.contains("same name"), "{e}");
+    }
+
+    #[test]
+    fn a_push_needs_no_stack_name() {
+        let mut errs = InputErrors::default();
+        let gh = GithubContext::default();
+        let c = build(&raw(&[]), &Env::default(), &gh, Some(Mode::Push), &mut errs);
+        assert!(errs.is_empty(), "{errs}");
+        assert_eq!(c.map(|c| c.name), Some(String::new()));
+        build(
+            &raw(&[]),
+            &Env::default(),
+            &gh,
+            Some(Mode::Deploy),
+            &mut errs,
+        );
+        assert_eq!(errs.0[0].input, "stack-name");
     }
 }

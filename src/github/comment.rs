@@ -41,6 +41,12 @@ struct CommentBody<'a> {
     body: &'a str,
 }
 
+/// The three fields the upsert reads. Not octocrab's typed `issues().list_comments()` /
+/// `create_comment()`: its `Comment` requires `node_id`, `created_at` and an `Author` with 16
+/// required URL and string fields, so one field missing or renamed in an answer (GitHub Enterprise
+/// Server versions, a proxy, a GitHub App's bot user) fails the whole deserialization and loses
+/// the comment over data the action never looks at. The routes still go through octocrab's
+/// client (auth, retries, proxy, base URL).
 #[derive(Debug, Deserialize)]
 struct IssueComment {
     id: u64,

@@ -342,17 +342,24 @@ async fn preview(
     image_uri: Option<String>,
     started: Instant,
 ) -> Result<()> {
-    let request = settings::deploy_request(config, image_uri, started);
+    let request = settings::deploy_request(config, image_uri.clone(), started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = stack::deploy(clients, &request).await?;
     state.pending_change_set = None;
     record(state, &outcome);
-    let markdown = if outcome.has_changes {
-        stack::changes_table_markdown(&outcome.changes)
-    } else {
-        "No changes: the stack already matches.\n".to_string()
+    let github = settings::github(config);
+    let plan = crate::report::Plan {
+        stack: &config.stack.name,
+        region: &config.aws.region,
+        image_now: outcome.previous_image.as_deref(),
+        image_proposed: image_uri.as_deref(),
+        parameter_changes: &outcome.parameter_changes,
+        changes: &outcome.changes,
+        has_changes: outcome.has_changes,
+        run_url: github.run_url.as_deref(),
     };
-    github::upsert_plan_comment(&settings::github(config), &config.stack.name, &markdown).await;
+    let markdown = plan.markdown();
+    github::upsert_plan_comment(&github, &config.stack.name, &markdown).await;
     Ok(())
 }
 
@@ -498,6 +505,7 @@ mod tests {
             executed: true,
             change_set_kept: false,
             changes: vec![],
+            parameter_changes: vec![],
             outputs: [
                 ("has-changes", "false"),
                 ("URL", "http://attacker.example"),

@@ -3,7 +3,7 @@
 
 use crate::image::{LayerOutcome, PushReport};
 use crate::runner::markdown::{code, link, text};
-use crate::stack::{ResourceChange, StackEventLine, changes_table_markdown};
+use crate::stack::{ParameterChange, ResourceChange, StackEventLine, changes_markdown};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -29,6 +29,86 @@ pub struct Report {
     pub stages: Vec<(String, Duration)>,
     pub failure: Option<String>,
     pub duration: Duration,
+}
+
+/// What a reviewer decides a pull request's deploy on, for the plan comment.
+pub struct Plan<'a> {
+    pub stack: &'a str,
+    pub region: &'a str,
+    /// The stack's image now (`None`: a new stack) and the one proposed (`None`: kept).
+    pub image_now: Option<&'a str>,
+    pub image_proposed: Option<&'a str>,
+    pub parameter_changes: &'a [ParameterChange],
+    pub changes: &'a [ResourceChange],
+    pub has_changes: bool,
+    pub run_url: Option<&'a str>,
+}
+
+/// `sha256:d39c6f1a2b3c` of an `…@sha256:…` reference; the reference itself otherwise.
+fn short_image(image: &str) -> String {
+    match image.rsplit_once('@') {
+        Some((_, digest)) => digest.chars().take("sha256:".len() + 12).collect(),
+        None => image.to_string(),
+    }
+}
+
+impl Plan<'_> {
+    /// The plan comment's Markdown: the same wording as the job summary for "no changes" and
+    /// "parameter changes only".
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "### Deploy plan\n\n**Stack** {} · **Region** {}",
+            code(self.stack),
+            code(self.region)
+        );
+        if let Some(url) = self.run_url {
+            let _ = write!(md, " · {}", link(url));
+        }
+        md.push_str("\n\n");
+        let image = match (self.image_now, self.image_proposed) {
+            (_, None) => None,
+            (Some(now), Some(new)) if now == new => {
+                Some(format!("{} (unchanged)", code(&short_image(now))))
+            }
+            (Some(now), Some(new)) => Some(format!(
+                "{} → {}",
+                code(&short_image(now)),
+                code(&short_image(new))
+            )),
+            (None, Some(new)) => Some(format!("{} (new stack)", code(&short_image(new)))),
+        };
+        if let Some(image) = image {
+            let _ = writeln!(md, "**Image** {image}\n");
+        }
+        if !self.has_changes {
+            md.push_str("No changes: the stack already matches.\n");
+            return md;
+        }
+        let params: Vec<&ParameterChange> = self
+            .parameter_changes
+            .iter()
+            .filter(|p| p.name != "ImageUri")
+            .collect();
+        if !params.is_empty() {
+            md.push_str("| parameter | now | proposed |\n|---|---|---|\n");
+            for p in params {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} |",
+                    code(&p.name),
+                    p.old.as_deref().map_or("—".to_string(), text),
+                    text(&p.new)
+                );
+            }
+            md.push('\n');
+        }
+        if self.changes.is_empty() {
+            md.push_str("Planned, not executed: parameter changes only; no resource is listed as changing.\n");
+        } else {
+            md.push_str(&changes_markdown(self.changes));
+        }
+        md
+    }
 }
 
 impl Report {
@@ -132,7 +212,7 @@ impl Report {
             if !self.executed {
                 md.push_str("Planned, not executed:\n\n");
             }
-            md.push_str(&changes_table_markdown(changes));
+            md.push_str(&changes_markdown(changes));
             md.push('\n');
         }
     }
@@ -163,5 +243,67 @@ impl Report {
             }
             md.push_str("\n</details>\n\n");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_comment_gives_a_reviewer_what_to_decide_on() {
+        let now = format!("127.0.0.1:5000/acme/shop@sha256:{}", "a".repeat(64));
+        let new = format!("127.0.0.1:5000/acme/shop@sha256:{}", "b".repeat(64));
+        let params = vec![
+            ParameterChange {
+                name: "ImageUri".into(),
+                old: Some(now.clone()),
+                new: new.clone(),
+            },
+            ParameterChange {
+                name: "MinCapacity".into(),
+                old: Some("2".into()),
+                new: "3".into(),
+            },
+        ];
+        let plan = Plan {
+            stack: "web",
+            region: "eu-west-1",
+            image_now: Some(&now),
+            image_proposed: Some(&new),
+            parameter_changes: &params,
+            changes: &[],
+            has_changes: true,
+            run_url: Some("https://github.com/o/r/actions/runs/1"),
+        };
+        let md = plan.markdown();
+        assert!(
+            md.contains("**Stack** `web` · **Region** `eu-west-1`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`sha256:aaaaaaaaaaaa` → `sha256:bbbbbbbbbbbb`"),
+            "{md}"
+        );
+        assert!(md.contains("| `MinCapacity` | 2 | 3 |"), "{md}");
+        assert!(
+            !md.contains("| `ImageUri`"),
+            "the image has its own line: {md}"
+        );
+        assert!(
+            md.contains("parameter changes only; no resource is listed as changing"),
+            "{md}"
+        );
+        assert!(md.contains("actions/runs/1"), "{md}");
+        let same = Plan {
+            has_changes: false,
+            image_proposed: Some(&now),
+            ..plan
+        };
+        let md = same.markdown();
+        assert!(
+            md.contains("(unchanged)") && md.contains("No changes: the stack already matches."),
+            "{md}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::error::StackError;
 use super::events::EventStream;
 use super::lookup::{find_stack, image_of, outputs, parameter_names, sdk_error};
 use super::params::validate_parameters;
-use super::request::{DeployOutcome, DeployRequest, Operation};
+use super::request::{DeployOutcome, DeployRequest, Operation, ParameterChange};
 use super::service::{find_service, live_desired_count};
 use super::status::{Phase, stack_phase};
 use super::table::{ResourceChange, changes_table_text};
@@ -49,6 +49,7 @@ async fn deploy_counted(clients: &Clients, req: &DeployRequest) -> Result<Deploy
         _ => None,
     };
     let parameters = plan.parameters(name, previous.as_deref(), live)?;
+    let parameter_changes = parameter_changes(existing.as_ref(), &parameters);
     let mut outcome = DeployOutcome {
         stack_name: name.to_string(),
         stack_id: existing
@@ -64,6 +65,7 @@ async fn deploy_counted(clients: &Clients, req: &DeployRequest) -> Result<Deploy
         executed: false,
         change_set_kept: false,
         changes: Vec::new(),
+        parameter_changes,
         // Also the answer of a no-op run: outputs are reported either way.
         outputs: existing.as_ref().map(outputs).unwrap_or_default(),
         events: Vec::new(),
@@ -105,6 +107,32 @@ async fn deploy_counted(clients: &Clients, req: &DeployRequest) -> Result<Deploy
     } else {
         finish_preview(clients, req, &cs, outcome).await
     }
+}
+
+/// The parameters given a value that differs from the stack's (kept ones are not given one).
+/// A `NoEcho` value reads back masked, so whether it changes cannot be told: it is left out.
+fn parameter_changes(
+    existing: Option<&aws_sdk_cloudformation::types::Stack>,
+    next: &[aws_sdk_cloudformation::types::Parameter],
+) -> Vec<ParameterChange> {
+    next.iter()
+        .filter_map(|p| {
+            let (name, new) = (p.parameter_key()?, p.parameter_value()?);
+            let old = existing
+                .and_then(|s| {
+                    s.parameters()
+                        .iter()
+                        .find(|q| q.parameter_key() == Some(name))
+                })
+                .and_then(|q| q.parameter_value());
+            let masked = old.is_some_and(|o| !o.is_empty() && o.chars().all(|c| c == '*'));
+            (old != Some(new) && !masked).then(|| ParameterChange {
+                name: name.to_string(),
+                old: old.map(String::from),
+                new: new.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// An empty change set is a success: nothing runs, the stack's outputs are still reported.

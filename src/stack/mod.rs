@@ -54,9 +54,13 @@ pub use events::{StackEventLine, is_cancellation, root_cause};
 pub use overrides::{override_file, parse_overrides};
 pub use params::{ParamPlan, validate_parameters};
 pub use poll::PollPolicy;
-pub use request::{DeployOutcome, DeployPlan, DeployRequest, DestroyOutcome, Operation, Scaling};
+pub use request::{
+    DeployOutcome, DeployPlan, DeployRequest, DestroyOutcome, Operation, ParameterChange, Scaling,
+};
 pub use service::ServiceRef;
-pub use table::{ResourceChange, changes_table_markdown, changes_table_text};
+pub use table::{
+    ResourceChange, changes_markdown, changes_table_markdown, changes_table_text, counts_line,
+};
 pub use template::{ParamDecl, TemplateInfo};
 
 /// The stack the action deploys unless given another template.

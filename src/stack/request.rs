@@ -98,12 +98,24 @@ pub struct DeployOutcome {
     /// The change set was kept (preview with keep) rather than deleted.
     pub change_set_kept: bool,
     pub changes: Vec<ResourceChange>,
+    /// Parameters this deploy sets to another value than the stack has (all of them on a
+    /// create), for a reviewer: the change set lists resources, not parameters.
+    pub parameter_changes: Vec<ParameterChange>,
     /// Stack outputs (`DescribeStacks`), in the order CloudFormation lists them.
     pub outputs: Vec<(String, String)>,
     /// Events of this operation, oldest first.
     pub events: Vec<StackEventLine>,
     /// CloudFormation API operations this deploy made.
     pub cfn_calls: u32,
+}
+
+/// One parameter's value now and as proposed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterChange {
+    pub name: String,
+    /// `None` on a create or for a parameter the stack did not have.
+    pub old: Option<String>,
+    pub new: String,
 }
 
 impl DeployOutcome {

@@ -127,6 +127,59 @@ pub fn changes_table_markdown(changes: &[ResourceChange]) -> String {
     out
 }
 
+/// Past this many rows a table is folded into `<details>`, its counts left visible.
+const FOLD_ROWS: usize = 15;
+
+/// `3 changes: 1 replacement, 1 Add, 1 Modify`: replacements first (what a reviewer looks for),
+/// then each action in the order it first appears.
+pub fn counts_line(changes: &[ResourceChange]) -> String {
+    let mut by_action: Vec<(&str, usize)> = Vec::new();
+    for c in changes {
+        match by_action.iter_mut().find(|(a, _)| *a == c.action) {
+            Some((_, n)) => *n += 1,
+            None => by_action.push((&c.action, 1)),
+        }
+    }
+    let replaced = changes.iter().filter(|c| c.replacement == "True").count();
+    let maybe = changes
+        .iter()
+        .filter(|c| c.replacement == "Conditional")
+        .count();
+    let mut parts = Vec::new();
+    if replaced > 0 {
+        parts.push(format!("{replaced} replacement{}", plural(replaced)));
+    }
+    if maybe > 0 {
+        parts.push(format!("{maybe} conditional replacement{}", plural(maybe)));
+    }
+    parts.extend(by_action.iter().map(|(a, n)| format!("{n} {a}")));
+    format!(
+        "{} change{}: {}",
+        changes.len(),
+        plural(changes.len()),
+        parts.join(", ")
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The counts, then the table; a long table (a first create lists every resource) folded under
+/// the counts so the summary and the PR comment stay readable.
+pub fn changes_markdown(changes: &[ResourceChange]) -> String {
+    if changes.is_empty() {
+        return "No changes.\n".to_string();
+    }
+    let counts = crate::runner::markdown::text(&counts_line(changes));
+    let table = changes_table_markdown(changes);
+    if changes.len() > FOLD_ROWS {
+        format!("<details><summary>{counts}</summary>\n\n{table}\n</details>\n")
+    } else {
+        format!("{counts}\n\n{table}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +225,35 @@ mod tests {
              | Modify | `TaskDefinition` | AWS::ECS::TaskDefinition | True | ContainerDefinitions, Tags |\n\
              | Add | `Svc` | AWS::ECS::Service |  | a\\|b |\n"
         );
+    }
+
+    #[test]
+    fn counts_put_replacements_first_and_long_tables_fold() {
+        assert_eq!(
+            counts_line(&sample()),
+            "2 changes: 1 replacement, 1 Modify, 1 Add"
+        );
+        let short = changes_markdown(&sample());
+        assert!(
+            short.starts_with("2 changes: 1 replacement, 1 Modify, 1 Add\n\n| Action |"),
+            "{short}"
+        );
+        let many: Vec<ResourceChange> = (0..38)
+            .map(|i| ResourceChange {
+                action: "Add".into(),
+                logical_id: format!("R{i}"),
+                resource_type: "AWS::EC2::Subnet".into(),
+                replacement: String::new(),
+                changed: vec![],
+            })
+            .collect();
+        let long = changes_markdown(&many);
+        assert!(
+            long.starts_with("<details><summary>38 changes: 38 Add</summary>\n\n| Action"),
+            "{long}"
+        );
+        assert!(long.ends_with("</details>\n"));
+        assert_eq!(long.matches("| Add |").count(), 38);
+        assert_eq!(changes_markdown(&[]), "No changes.\n");
     }
 }
