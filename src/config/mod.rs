@@ -64,6 +64,8 @@ pub struct Config {
     pub environment: String,
     /// A preview's environment: the Deployment is marked transient and non-production.
     pub transient_environment: bool,
+    /// Record a GitHub Deployment (off when the job's own `environment:` records one).
+    pub github_deployment: bool,
     pub github: GithubContext,
     /// The process environment, read once: later stages take what they need from here.
     pub env: Env,
@@ -102,6 +104,10 @@ impl Config {
             errs.push("environment", "expected at most 255 characters");
         }
         let github_token = value("github-token").map(Secret::new);
+        let github_deployment = errs.take(
+            "github-deployment",
+            values::boolean(or_default("github-deployment")),
+        );
         let transient_environment = errs.take(
             "transient-environment",
             values::boolean(or_default("transient-environment")),
@@ -115,6 +121,7 @@ impl Config {
             smoke_check,
             rollback_on_failure,
             transient_environment,
+            github_deployment,
         ) {
             (
                 Some(mode),
@@ -124,6 +131,7 @@ impl Config {
                 Some(smoke_check),
                 Some(rollback_on_failure),
                 Some(transient_environment),
+                Some(github_deployment),
             ) if errs.is_empty() => Ok(Config {
                 mode,
                 aws,
@@ -135,6 +143,7 @@ impl Config {
                 github_token,
                 environment,
                 transient_environment,
+                github_deployment,
                 github,
                 env: env.clone(),
             }),

@@ -105,6 +105,7 @@ inputs! {
     pull_credentials_secret_arn: "pull-credentials-secret-arn", default "", secret false, "Secrets Manager ARN of registry pull credentials for the tasks (Docker Hub rate limits)";
     github_token: "github-token", default "", secret true, "token for the GitHub Deployment and the PR plan comment";
     environment: "environment", default "production", secret false, "GitHub environment of the Deployment";
+    github_deployment: "github-deployment", default "true", secret false, "record the deploy as a GitHub Deployment; false when the job declares `environment:` (the runner records one already)";
     transient_environment: "transient-environment", default "false", secret false, "the Deployment's environment is temporary (a preview): marked transient and non-production";
 }
 

@@ -18,7 +18,7 @@ pub(super) async fn deployed(config: &Config, state: &State) {
     // Through the one Markdown path: only an http(s) URL becomes a link, anything else is text.
     let url = state.report.url.as_deref().map(runner::markdown::link);
     let changes = match &state.report.changes {
-        Some(changes) if state.report.has_changes => stack::changes_table_markdown(changes),
+        Some(changes) if state.report.has_changes => stack::changes_markdown(changes),
         _ => "No changes: the stack already runs this image with these settings.\n".to_string(),
     };
     let markdown = format!(

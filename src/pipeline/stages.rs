@@ -375,7 +375,9 @@ async fn deploy(
     } else {
         EnvironmentKind::Persistent
     };
-    state.deployment = DeploymentTracker::start(&settings::github(config), kind).await;
+    if config.github_deployment {
+        state.deployment = DeploymentTracker::start(&settings::github(config), kind).await;
+    }
     let request = settings::deploy_request(config, image_uri.clone(), started);
     state.pending_change_set = Some(request.change_set_name.clone());
     let outcome = timed!(
