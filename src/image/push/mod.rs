@@ -3,9 +3,11 @@
 //! uncompressed) — layers in parallel with the configs alongside, then the manifests by digest,
 //! the index, and each tag.
 //!
-//! Phases, so that malformed content pushes nothing: plan (local) → login → warm-push lookup →
-//! check (HEAD/mount, no upload) → verify the content of everything still to upload → upload →
-//! manifests. Layer contents are verified once more while they stream.
+//! Phases: plan (local) → login → warm-push lookup → check (HEAD/mount, no upload) → upload →
+//! manifests. Content is hashed once, while it streams: a blob that does not match its digest
+//! (or a layer its diff_id) ends its upload with an error before the registry commits it (the
+//! compressor holds its last chunk back until the diff_id matches; a known digest is also checked
+//! by the registry's `PUT ?digest=`), the push stops, and no manifest refers to anything.
 
 mod blobs;
 mod transfer;
@@ -65,7 +67,6 @@ pub async fn push(
     let mount_from = opts.mount_from.as_ref().map(Repository::as_str);
     transfer::check_present(registry, repo.as_str(), mount_from, &mut blobs, jobs).await?;
     let redirect = compress_what_went_missing(&mut blobs)?;
-    transfer::verify_sources(&blobs).await?;
     transfer::upload(registry, repo.as_str(), &mut blobs, jobs).await?;
     let placed = Placed {
         blobs,

@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use oci_spec::image::{Descriptor, Digest};
+use oci_spec::image::Descriptor;
 
 use super::blobs::{Blobs, State, outcome_of};
-use crate::image::blob::BlobSource;
 use crate::image::body::{CompressedBody, StoredBody};
 use crate::image::report::{self, LayerOutcome, LayerResult};
 use crate::registry::Registry;
@@ -56,46 +55,6 @@ pub async fn check_present(
             runner::info(&report::layer_line(&r));
         }
     }
-    Ok(())
-}
-
-/// Hashes the content of everything about to be uploaded, before the first upload, so a blob
-/// that does not match its digest (or diff_id) stops the push with nothing written.
-pub async fn verify_sources(blobs: &Blobs) -> Result<()> {
-    let mut checks: Vec<(BlobSource, Digest, &'static str)> = Vec::new();
-    for k in &blobs.known {
-        if k.state == State::Missing
-            && let Some(source @ BlobSource::File { .. }) = &k.source
-        {
-            checks.push((source.clone(), k.desc.digest().clone(), "blob"));
-        }
-    }
-    for c in &blobs.compress {
-        checks.push((
-            c.job.source.clone(),
-            c.job.diff_id.clone(),
-            "uncompressed layer",
-        ));
-    }
-    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    stream::iter(checks)
-        .map(|(source, expected, what)| async move {
-            let expected_len = source.len();
-            let (actual, len) = tokio::task::spawn_blocking(move || source.sha256())
-                .await
-                .context("verifying blob content")??;
-            crate::image::digest::check(
-                &format!("{what} {expected}"),
-                &expected,
-                expected_len,
-                &actual,
-                len,
-            )
-        })
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<()>>()
-        .await
-        .context("verifying the image content before upload (nothing was pushed)")?;
     Ok(())
 }
 
@@ -233,7 +192,9 @@ pub async fn upload(registry: &Registry, repo: &str, blobs: &mut Blobs, jobs: us
         })
         .buffer_unordered(jobs)
         .try_collect::<Vec<Done>>();
-    let done = with_progress(registry, at_most, transfers).await?;
+    let done = with_progress(registry, at_most, transfers)
+        .await
+        .context("uploading the image's blobs (no manifest was pushed)")?;
     for d in done {
         match d {
             Done::Known(i, s) => {
