@@ -225,8 +225,8 @@ async fn a_layer_not_matching_its_digest_pushes_nothing() {
         "{err}"
     );
     assert!(registry.get_manifest(&repo, "v1").await.unwrap().is_none());
-    // The layer as this push would have compressed it cannot be named, but the registry's
-    // catalogue of this fresh repository's tags is empty and the uncompressed content is absent.
+    // The compressed form of the bad layer has no digest to ask for (its upload never
+    // finished); its uncompressed content is not stored under the diff_id either.
     assert!(
         registry
             .blob_exists(&repo, &saved.diff_ids[0].parse().unwrap())
