@@ -39,12 +39,16 @@ Fixes, each the documented behaviour of AWS that moto 5.2 lacks:
 8. (this project's addition) An AWS::ElasticLoadBalancingV2::Listener that an update removes (its
    Condition turned false: the HTTPS listener when the domain goes) stays on the load balancer,
    because moto's listener model has no CloudFormation delete; AWS deletes it.
+9. (this project's addition) Route 53 hosted zone ids are 22 random characters in moto; AWS's
+   always start with `Z` (Z1RWWTK7Y8UDDQ, the shape the action's `hosted-zone-id` input and the
+   template's AllowedPattern accept). New ids start with `Z` here.
 Everything else is moto as installed. Say so in a note if a fix stops being needed.
-test_moto_server.py pins fixes 4-8 against a server started in-process; tests/template_moto.rs
+test_moto_server.py pins fixes 4-9 against a server started in-process; tests/template_moto.rs
 and tests/stack_moto.rs pin 1-3 and 6-8 (outputs, DeleteStack, attributes, certificate and alias
 record read back).
 """
 import os
+import random
 import sys
 from types import SimpleNamespace
 
@@ -56,6 +60,7 @@ from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack  
 from moto.cloudformation.responses import CloudFormationResponse  # noqa: E402
 from moto.ec2.models.route_tables import RouteTable  # noqa: E402
 from moto.ec2.models.subnets import SubnetRouteTableAssociation  # noqa: E402
+import moto.route53.models as route53_models  # noqa: E402
 from moto.server import main  # noqa: E402
 
 import moto_changeset as judge  # noqa: E402
@@ -394,6 +399,12 @@ def delete_listener(self, account_id, region_name):
 
 
 FakeListener.delete = delete_listener
+
+def route53_zone_id(*_args, **_kwargs):
+    return "Z" + "".join(random.choice(route53_models.ROUTE53_ID_CHOICE) for _ in range(21))
+
+
+route53_models.create_route53_zone_id = route53_zone_id
 
 cfn_parsing.get_model_list.cache_clear()
 cfn_parsing.get_model_map.cache_clear()

@@ -416,5 +416,14 @@ class ListenerRemoved(unittest.TestCase):
         self.assertEqual(ports(), [80])
 
 
+class HostedZoneIds(unittest.TestCase):
+    """Fix 9: hosted zone ids look like AWS's (Z + upper-case letters and digits)."""
+
+    def test_new_zones_get_z_ids(self):
+        for i in range(5):
+            zone = new_zone(f"app.zone{i}.example")
+            self.assertRegex(zone, r"^Z[A-Z0-9]{21}$")
+
+
 if __name__ == "__main__":
     unittest.main()
