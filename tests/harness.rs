@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 
 fn client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    common::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .build()
