@@ -85,8 +85,11 @@ fn outputs_written_by_src() -> BTreeMap<String, String> {
                 let text = std::fs::read_to_string(&path).unwrap();
                 // Unit tests set made-up names; they sit at the end of a file, by convention.
                 let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                let shown = path
+                    .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .unwrap_or(&path);
                 for name in set_call_names(code) {
-                    found.insert(name, path.display().to_string());
+                    found.insert(name, shown.display().to_string());
                 }
             }
         }

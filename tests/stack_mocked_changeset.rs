@@ -11,26 +11,18 @@ use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
-use aws_sdk_cloudformation::types::ChangeAction;
-use aws_sdk_cloudformation::types::ChangeSetStatus;
-use aws_sdk_cloudformation::types::ChangeSetType;
-use aws_sdk_cloudformation::types::Replacement;
-use aws_sdk_cloudformation::types::ResourceStatus;
-use aws_sdk_cloudformation::types::StackResourceSummary;
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{
+    ChangeAction, ChangeSetStatus, ChangeSetType, Replacement, ResourceStatus,
+    StackResourceSummary, StackStatus,
+};
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
-use aws_smithy_mocks::RuleMode;
-use aws_smithy_mocks::mock;
-use ecs_poc_action::stack;
-use ecs_poc_action::stack::Operation;
-use ecs_poc_action::stack::PollPolicy;
-use ecs_poc_action::stack::StackError;
-use ecs_poc_action::stack::changes_table_markdown;
-use ecs_poc_action::stack::changes_table_text;
+use aws_smithy_mocks::{RuleMode, mock};
+use ecs_poc_action::stack::{
+    self, Operation, PollPolicy, StackError, changes_table_markdown, changes_table_text,
+};
 use stack_mocks::*;
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// count (7, clamped to max 5) is passed, the FAILED change set is recognised as "no changes",
 /// deleted, and the stack's outputs still reported — in five CloudFormation calls, no sleep.

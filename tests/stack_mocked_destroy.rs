@@ -4,15 +4,11 @@
 #[path = "common/stack_mocks.rs"]
 mod stack_mocks;
 
-use aws_sdk_cloudformation::types::ResourceStatus;
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 use aws_smithy_mocks::RuleMode;
-use ecs_poc_action::stack;
-use ecs_poc_action::stack::PollPolicy;
-use ecs_poc_action::stack::StackError;
+use ecs_poc_action::stack::{self, PollPolicy, StackError};
 use stack_mocks::*;
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Destroy waits for a running update, then deletes and follows the stack to DELETE_COMPLETE.
 #[tokio::test]

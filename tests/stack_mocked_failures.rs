@@ -8,23 +8,15 @@ mod stack_mocks;
 
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
-use aws_sdk_cloudformation::types::ChangeAction;
-use aws_sdk_cloudformation::types::ChangeSetStatus;
-use aws_sdk_cloudformation::types::ChangeSetType;
-use aws_sdk_cloudformation::types::Replacement;
-use aws_sdk_cloudformation::types::ResourceStatus;
-use aws_sdk_cloudformation::types::StackStatus;
+use aws_sdk_cloudformation::types::{
+    ChangeAction, ChangeSetStatus, ChangeSetType, Replacement, ResourceStatus, StackStatus,
+};
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
-use aws_sdk_ecs::types::Container;
-use aws_sdk_ecs::types::DesiredStatus;
-use aws_sdk_ecs::types::Task;
-use aws_smithy_mocks::RuleMode;
-use aws_smithy_mocks::mock;
-use ecs_poc_action::stack;
-use ecs_poc_action::stack::Operation;
-use ecs_poc_action::stack::StackError;
+use aws_sdk_ecs::types::{Container, DesiredStatus, Task};
+use aws_smithy_mocks::{RuleMode, mock};
+use ecs_poc_action::stack::{self, Operation, StackError};
 use stack_mocks::*;
 
 /// A failed first create leaves ROLLBACK_COMPLETE: delete it (following its events), then create.

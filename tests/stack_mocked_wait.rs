@@ -7,24 +7,19 @@ mod stack_mocks;
 
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_cloudformation::error::ErrorMetadata;
-use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetError;
-use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
+use aws_sdk_cloudformation::operation::create_change_set::{
+    CreateChangeSetError, CreateChangeSetOutput,
+};
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::update_termination_protection::UpdateTerminationProtectionOutput;
-use aws_sdk_cloudformation::types::Capability;
-use aws_sdk_cloudformation::types::ChangeSetStatus;
-use aws_sdk_cloudformation::types::ChangeSetType;
-use aws_sdk_cloudformation::types::ResourceStatus;
-use aws_sdk_cloudformation::types::StackStatus;
-use aws_smithy_mocks::RuleMode;
-use aws_smithy_mocks::mock;
-use ecs_poc_action::stack;
-use ecs_poc_action::stack::PollPolicy;
-use ecs_poc_action::stack::StackError;
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, ResourceStatus, StackStatus,
+};
+use aws_smithy_mocks::{RuleMode, mock};
+use ecs_poc_action::stack::{self, PollPolicy, StackError};
 use stack_mocks::*;
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// CreateChangeSet itself may refuse an unchanged update ("No updates are to be performed."):
 /// also "no changes". The stack was busy first: the deploy waits for it to settle.
