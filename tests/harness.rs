@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 
 fn client() -> reqwest::Client {
-    common::install_crypto_provider();
+    ecs_poc_action::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -10,12 +10,6 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::random::<u32>())
 }
 
-/// The process-wide rustls provider, installed once before any TLS client (reqwest, the AWS SDK)
-/// is built; a second install is a no-op.
-pub fn install_crypto_provider() {
-    ecs_poc_action::install_crypto_provider();
-}
-
 /// Address or setting of a stand-in exported by `scripts/test`. Missing means the test was run
 /// outside the harness: fail loudly rather than skip.
 pub fn stand_in(name: &str) -> String {

@@ -10,7 +10,7 @@ use super::stand_in;
 
 /// SDK configuration for moto in `region`, with its static `test/test` credentials.
 pub async fn sdk_config(region: &str) -> aws_config::SdkConfig {
-    super::install_crypto_provider();
+    ecs_poc_action::install_crypto_provider();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
