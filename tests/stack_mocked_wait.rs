@@ -63,7 +63,7 @@ async fn a_stack_that_never_settles_times_out_clearly() {
         })
         .repeatedly()
         .build();
-    let c = clients(RuleMode::MatchAny, &[busy.clone()], &[]);
+    let c = clients(RuleMode::MatchAny, std::slice::from_ref(&busy), &[]);
     let mut req = request(Some(IMAGE), Some(2));
     req.plan.deadline = Instant::now() + Duration::from_millis(150);
     req.plan.poll = PollPolicy {
