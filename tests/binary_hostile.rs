@@ -6,33 +6,19 @@
 #[path = "support/runner_log.rs"]
 mod runner_log;
 
-use std::collections::HashMap;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 const SECRET: &str = "Sup3rS3cretValue-7f1e";
 const ACCOUNT: &str = "210987654321";
 
-/// Every declared input exported (empty when not given), hyphens kept, plus `given`.
+/// The binary in the runner's environment (tests/common/runner.rs), plus `given` and
+/// `extra_env`.
 fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().expect("temp dir");
-    let mut env: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| (format!("INPUT_{}", i.name.to_uppercase()), String::new()))
-        .collect();
-    for (k, v) in given {
-        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
-    }
-    Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
-        .env_clear()
-        .envs(env)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_REPOSITORY", "octo/web")
-        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
-        .envs(extra_env.iter().copied())
-        .output()
-        .expect("run the binary")
+    common::runner::HostRunner::new()
+        .run(given, extra_env)
+        .output
 }
 
 fn show(out: &Output) -> String {

@@ -13,7 +13,8 @@ use std::process::Command;
 
 use aws_sdk_cloudformation::Client as Cfn;
 use chroot::{Rootfs, Run, app_binary, registry_creds};
-use common::stand_in;
+use common::moto::{cfn, live_stack, unexecuted_change_sets};
+use common::{stand_in, unique};
 use image_fixtures::{run, sha256_hex, skopeo_copy, umoci_layout};
 use serde_json::{Value, json};
 
@@ -23,10 +24,6 @@ const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vd2ViYXBwIn0.sig-
 /// The push event's commit time: the image's `created` must come from here (no git inside).
 const COMMIT_TIME: &str = "2024-05-06T07:08:09+02:00";
 const COMMIT_TIME_UTC: &str = "2024-05-06T05:08:09Z";
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
-}
 
 fn inputs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -71,15 +68,33 @@ fn assert_ok(run: &Run) {
 /// bundle, an empty /tmp).
 fn assert_no_scratch_left(rootfs: &Rootfs) {
     let tmp = rootfs.root().join("tmp");
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
-        .unwrap_or_default();
+    // An unreadable directory fails the test: it must not read as "nothing left".
+    let entries = |dir: &Path| -> Vec<_> {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|e| e.expect("directory entry").file_name())
+            .collect()
+    };
+    let left = entries(&tmp);
     assert!(left.is_empty(), "left in /tmp: {left:?}");
-    let home: Vec<_> = std::fs::read_dir(rootfs.root().join("github/home"))
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
+    let home = entries(&rootfs.root().join("github/home"));
     assert!(home.is_empty(), "left in /github/home: {home:?}");
+}
+
+/// The stack's status and ImageUri parameter, read from moto; `None` once it is gone. A failed
+/// read fails the test: it must not pass for "stack gone".
+async fn stack_state(cfn: &Cfn, stack: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
+    Ok(live_stack(cfn, stack).await?.map(|s| {
+        let image = s
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some("ImageUri"))
+            .and_then(|p| p.parameter_value().map(String::from));
+        let status = s
+            .stack_status()
+            .map_or_else(String::new, |st| st.as_str().to_string());
+        (status, image)
+    }))
 }
 
 /// Copies `image_ref` (`host/repo@sha256:…`) back with skopeo and checks the manifest's and every
@@ -204,54 +219,6 @@ fn push_a_relative_image_archive() {
     assert_no_scratch_left(&rootfs);
 }
 
-async fn cfn() -> Cfn {
-    ecs_poc_action::install_crypto_provider();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "container",
-        ))
-        .load()
-        .await;
-    Cfn::new(&config)
-}
-
-/// The stack's status and ImageUri parameter, read from moto; `None` when it does not exist.
-async fn stack_state(cfn: &Cfn, stack: &str) -> Option<(String, Option<String>)> {
-    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    let s = out.stacks().first()?;
-    let image = s
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some("ImageUri"))
-        .and_then(|p| p.parameter_value().map(String::from));
-    Some((s.stack_status()?.as_str().to_string(), image))
-}
-
-/// Change sets of `stack` that were never executed (moto ignores StackName when listing).
-async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> Vec<String> {
-    let out = cfn
-        .list_change_sets()
-        .stack_name(stack)
-        .send()
-        .await
-        .expect("ListChangeSets");
-    out.summaries()
-        .iter()
-        .filter(|s| s.stack_name() == Some(stack))
-        .filter(|s| {
-            s.execution_status()
-                .is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE")
-        })
-        .filter_map(|s| s.change_set_name().map(String::from))
-        .collect()
-}
-
 /// The runner's OIDC token endpoint: answers only the right bearer and audience.
 async fn oidc_endpoint() -> wiremock::MockServer {
     use wiremock::matchers::{header, method, path, query_param};
@@ -329,10 +296,15 @@ async fn deploy_preview_destroy_with_oidc_and_the_bundled_template() {
     assert!(deployed.outputs["change-set-id"].contains(":changeSet/"));
     assert!(deployed.outputs["url"].starts_with("http://"));
     assert_eq!(
-        stack_state(&cfn, &stack).await,
+        stack_state(&cfn, &stack).await.unwrap(),
         Some(("CREATE_COMPLETE".into(), Some(image_ref.clone())))
     );
-    assert!(unexecuted_change_sets(&cfn, &stack).await.is_empty());
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let out = tempfile::tempdir().unwrap();
     pull_back(&image_ref, out.path());
 
@@ -363,11 +335,16 @@ async fn deploy_preview_destroy_with_oidc_and_the_bundled_template() {
     assert!(previewed.outputs["change-set-id"].contains(":changeSet/"));
     assert!(previewed.summary.contains("Planned, not executed"));
     assert_eq!(
-        stack_state(&cfn, &stack).await,
+        stack_state(&cfn, &stack).await.unwrap(),
         Some(("CREATE_COMPLETE".into(), Some(image_ref.clone()))),
         "preview executed nothing"
     );
-    assert!(unexecuted_change_sets(&cfn, &stack).await.is_empty());
+    assert!(
+        unexecuted_change_sets(&cfn, &stack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Destroy.
     let mut destroy = aws_inputs(&stack);
@@ -379,7 +356,7 @@ async fn deploy_preview_destroy_with_oidc_and_the_bundled_template() {
     .await;
     assert_ok(&destroyed);
     assert_eq!(destroyed.outputs["stack-status"], "DELETE_COMPLETE");
-    assert_eq!(stack_state(&cfn, &stack).await, None);
+    assert_eq!(stack_state(&cfn, &stack).await.unwrap(), None);
     assert_no_scratch_left(&rootfs);
 }
 
@@ -420,7 +397,7 @@ async fn sigterm_leaves_no_unexecuted_change_set() {
     );
     assert!(run.raw_outputs.is_empty(), "no half-written outputs");
     let cfn = cfn().await;
-    let left = unexecuted_change_sets(&cfn, &stack).await;
+    let left = unexecuted_change_sets(&cfn, &stack).await.unwrap();
     assert!(left.is_empty(), "{left:?} left behind:\n{}", run.stdout);
     let _ = cfn.delete_stack().stack_name(&stack).send().await;
 }

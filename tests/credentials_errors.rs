@@ -194,7 +194,10 @@ async fn connect_turns_a_refusal_into_the_sentence_without_secrets() {
     assert_eq!(err.problem, Problem::UnknownAccessKey);
     assert_no_secret(&err);
     // The request really was signed with the input keys.
-    let requests = sts.received_requests().await.unwrap_or_default();
+    let requests = sts
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     let auth = requests[0]
         .headers
         .get("authorization")
@@ -239,7 +242,10 @@ async fn connect_through_oidc_reports_a_distrusting_role_without_secrets() {
     );
     assert_no_secret(&err);
     // The unsigned call carried the token, and no ambient credentials signed it.
-    let requests = server.received_requests().await.unwrap_or_default();
+    let requests = server
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     let assume = requests
         .iter()
         .find(|r| r.method.as_str() == "POST")
@@ -297,7 +303,10 @@ async fn no_credentials_anywhere_lists_the_ways_to_give_them() {
     assert_eq!(err.problem, Problem::NoCredentials, "{err}");
     assert!(err.to_string().contains("`aws-access-key-id`"), "{err}");
     assert!(
-        sts.received_requests().await.unwrap_or_default().is_empty(),
+        sts.received_requests()
+            .await
+            .expect("wiremock records requests")
+            .is_empty(),
         "an unsigned call was sent"
     );
 }

@@ -5,8 +5,8 @@
 
 mod common;
 
-use aws_sdk_cloudformation::Client as Cfn;
-use common::stand_in;
+use common::moto::{cfn, live_stack, stack_parameter, unexecuted_change_sets};
+use common::{stand_in, unique};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,10 +24,6 @@ struct Run {
     raw_outputs: String,
     summary: String,
     elapsed: Duration,
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
 }
 
 fn base_inputs(stack: &str, repo: &str) -> Vec<(String, String)> {
@@ -173,62 +169,6 @@ fn app_file(dir: &Path, content: &str) -> PathBuf {
     let path = dir.join("app");
     std::fs::write(&path, format!("#!/bin/sh\necho {content}\n")).unwrap();
     path
-}
-
-async fn cfn() -> Cfn {
-    ecs_poc_action::install_crypto_provider();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ))
-        .load()
-        .await;
-    Cfn::new(&config)
-}
-
-/// The live stack named `stack`, `None` once it is gone (deleted, or never made). Any other
-/// error fails the test: it must not read as "no stack".
-async fn live_stack(
-    cfn: &Cfn,
-    stack: &str,
-) -> anyhow::Result<Option<aws_sdk_cloudformation::types::Stack>> {
-    use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-    match cfn.describe_stacks().stack_name(stack).send().await {
-        Ok(out) => Ok(out
-            .stacks()
-            .first()
-            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
-            .cloned()),
-        Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("DescribeStacks {stack}: {e:?}")),
-    }
-}
-
-/// Parameter `name` of the live stack; `None` when the stack is gone or lacks the parameter.
-async fn stack_parameter(cfn: &Cfn, stack: &str, name: &str) -> anyhow::Result<Option<String>> {
-    Ok(live_stack(cfn, stack).await?.and_then(|s| {
-        s.parameters()
-            .iter()
-            .find(|p| p.parameter_key() == Some(name))
-            .and_then(|p| p.parameter_value().map(String::from))
-    }))
-}
-
-async fn unexecuted_change_sets(cfn: &Cfn, stack: &str) -> anyhow::Result<Vec<String>> {
-    let out = cfn.list_change_sets().stack_name(stack).send().await?;
-    Ok(out
-        .summaries()
-        .iter()
-        // moto lists every stack's change sets whatever StackName says.
-        .filter(|s| s.stack_name() == Some(stack))
-        .filter(|s| {
-            s.execution_status()
-                .is_none_or(|e| e.as_str() == "AVAILABLE" || e.as_str() == "UNAVAILABLE")
-        })
-        .filter_map(|s| s.change_set_name().map(String::from))
-        .collect())
 }
 
 #[tokio::test(flavor = "multi_thread")]

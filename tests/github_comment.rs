@@ -216,7 +216,7 @@ async fn no_pull_request_or_no_token_calls_nothing() {
         server
             .received_requests()
             .await
-            .unwrap_or_default()
+            .expect("wiremock records requests")
             .is_empty()
     );
 }

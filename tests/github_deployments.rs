@@ -86,7 +86,10 @@ async fn a_successful_deploy_is_recorded_in_progress_then_success_with_the_url()
         .await;
     server.verify().await;
     // In order: the deployment, then in_progress, then success.
-    let requests = server.received_requests().await.unwrap_or_default();
+    let requests = server
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     let states: Vec<String> = requests
         .iter()
         .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
@@ -128,7 +131,10 @@ async fn a_github_error_is_no_deployment_and_no_failure() {
             .await
             .is_none()
     );
-    let requests = server.received_requests().await.unwrap_or_default();
+    let requests = server
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     // octocrab retries a 5xx three times at once; then it is a warning.
     assert_eq!(requests.len(), 4, "one try and three retries");
     assert!(
@@ -192,7 +198,7 @@ async fn without_a_usable_token_github_is_never_called() {
         server
             .received_requests()
             .await
-            .unwrap_or_default()
+            .expect("wiremock records requests")
             .is_empty()
     );
 }
@@ -264,7 +270,7 @@ async fn destroy_marks_every_deployment_of_the_environment_inactive_across_pages
     let mut marked: Vec<String> = server
         .received_requests()
         .await
-        .unwrap_or_default()
+        .expect("wiremock records requests")
         .iter()
         .filter(|r| r.method.as_str() == "POST")
         .map(|r| r.url.path().to_string())
@@ -286,6 +292,9 @@ async fn a_refused_listing_is_a_warning_and_marks_nothing() {
         ..settings(server.uri())
     };
     assert_eq!(deactivate_environment(&preview).await, None);
-    let requests = server.received_requests().await.unwrap_or_default();
+    let requests = server
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     assert!(requests.iter().all(|r| r.method.as_str() == "GET"));
 }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 
 fn client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    ecs_poc_action::install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -135,4 +135,31 @@ async fn moto_answers_sts() {
     assert_eq!(resp.status(), StatusCode::OK);
     let body = resp.text().await.expect("body");
     assert!(body.contains("<Account>123456789012</Account>"), "{body}");
+}
+
+/// The moto reads tests rely on for "stack gone" and "nothing left behind" (tests/common/moto.rs)
+/// fail when moto cannot be asked, instead of reporting nothing; and they do see moto's answer
+/// for a stack that does not exist.
+#[tokio::test]
+async fn moto_reads_fail_rather_than_report_nothing() {
+    use common::moto::{live_stack, sdk_config, stack_parameter, unexecuted_change_sets};
+    let gone = common::unique("harness-never-made");
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk_config("us-east-1").await);
+    assert!(live_stack(&cfn, &gone).await.unwrap().is_none());
+
+    // The same client on a closed loopback port, without retries.
+    let unreachable = aws_sdk_cloudformation::Client::from_conf(
+        cfn.config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_sdk_cloudformation::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    assert!(live_stack(&unreachable, &gone).await.is_err());
+    assert!(
+        stack_parameter(&unreachable, &gone, "ImageUri")
+            .await
+            .is_err()
+    );
+    assert!(unexecuted_change_sets(&unreachable, &gone).await.is_err());
 }

@@ -6,14 +6,10 @@
 
 mod common;
 
-use common::stand_in;
+use common::{stand_in, unique};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
-}
 
 /// A file starting with a valid ELF64 little-endian executable header for `machine` (62 x86-64,
 /// 183 AArch64), then a marker that makes each fixture's content (and digest) distinct.

@@ -2,38 +2,21 @@
 //! input and what was expected, exits 2, and never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 
-use std::collections::HashMap;
-use std::process::{Command, Output};
+mod common;
+
+use common::runner::{HostRun, HostRunner};
+use std::process::Command;
 
 const SECRET: &str = "Sup3rS3cretValue-7f1e";
 
-/// Runs the binary as the runner would: every declared input exported (empty when not given),
-/// hyphens kept in the variable names, plus `given`.
-fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut env: HashMap<String, String> = ecs_poc_action::config::INPUTS
-        .iter()
-        .map(|i| {
-            (
-                format!("INPUT_{}", i.name.to_uppercase()),
-                i.default.to_string(),
-            )
-        })
-        .collect();
-    for (k, v) in given {
-        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
-    }
-    Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
-        .env_clear()
-        .envs(env)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_REPOSITORY", "octo/My_Web.App")
-        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
-        .envs(extra_env.iter().copied())
-        .output()
-        .unwrap()
+/// Runs the binary as the runner would (tests/common/runner.rs), plus `given` and `extra_env`.
+/// The workspace is `/` unless `extra_env` names one: each case here tests one input's rule,
+/// and absolute paths such as /dev/zero must reach that rule rather than the workspace rule
+/// (tested on its own below).
+fn run(given: &[(&str, &str)], extra_env: &[(&str, &str)]) -> HostRun {
+    let mut env = vec![("GITHUB_WORKSPACE", "/")];
+    env.extend_from_slice(extra_env);
+    HostRunner::new().run(given, &env)
 }
 
 const KEYS: &[(&str, &str)] = &[
@@ -49,11 +32,10 @@ fn with_keys<'a>(more: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 /// Asserts exit 2 and an `::error` annotation for `input` containing `expected`.
-fn assert_rejects(out: &Output, input: &str, expected: &str) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+fn assert_rejects(out: &HostRun, input: &str, expected: &str) {
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
-        out.status.code(),
+        out.output.status.code(),
         Some(2),
         "exit code for {input}; stdout:\n{stdout}\nstderr:\n{stderr}"
     );
@@ -73,6 +55,8 @@ fn assert_rejects(out: &Output, input: &str, expected: &str) {
         "secret leaked:\n{stdout}"
     );
     assert!(!stderr.contains(SECRET));
+    assert_eq!(out.github_output, "", "no outputs from a rejected run");
+    assert!(!out.step_summary.contains(SECRET));
 }
 
 macro_rules! rejects {
@@ -182,7 +166,7 @@ fn an_image_naming_the_registry_itself_is_accepted() {
             &[],
         );
         assert_rejects(&out, "target-cpu", "from 10 to 90");
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = &out.stdout;
         assert!(!stdout.contains("title=Input image"), "{image}: {stdout}");
     }
 }
@@ -217,7 +201,7 @@ fn input_files_stay_in_the_workspace_and_within_limits() {
             body.len()
         ),
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("nested stacks"));
+    assert!(out.stdout.contains("nested stacks"));
 }
 
 #[test]
@@ -241,7 +225,7 @@ fn ambient_credentials_from_an_earlier_step_count() {
         ],
     );
     assert_rejects(&out, "target-cpu", "from 10 to 90");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("needs AWS credentials"));
+    assert!(!out.stdout.contains("needs AWS credentials"));
 }
 
 #[test]
@@ -282,7 +266,7 @@ fn all_errors_are_reported_at_once() {
         ]),
         &[],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = &out.stdout;
     for input in ["aws-region", "target-cpu", "tags"] {
         assert!(
             stdout.contains(&format!("::error title=Input {input}::")),
@@ -295,41 +279,93 @@ fn all_errors_are_reported_at_once() {
     );
 }
 
-#[test]
-fn every_secret_input_is_masked_before_any_other_line() {
-    let secrets = [
-        ("aws-access-key-id", "AKIAMASKME0000000001"),
-        ("aws-secret-access-key", "secret-access-key-value"),
-        ("aws-session-token", "session-token-value\nsecond-line"),
-        ("docker-hub-token", "dckr_pat_value"),
-        ("github-token", "ghp_tokenvalue"),
-    ];
-    let mut given = secrets.to_vec();
-    given.extend([("docker-hub-username", "octo"), ("mode", "bogus")]);
-    let out = run(&given, &[]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    let want = [
-        "::add-mask::AKIAMASKME0000000001",
-        "::add-mask::secret-access-key-value",
-        "::add-mask::session-token-value",
-        "::add-mask::second-line",
-        "::add-mask::dckr_pat_value",
-        "::add-mask::ghp_tokenvalue",
-    ];
-    assert_eq!(&lines[..want.len()], &want, "{stdout}");
-    assert_eq!(out.status.code(), Some(2));
+/// The secret inputs, one multi-line (the runner masks those line by line), and the mask lines
+/// the runner must see for them, in input order.
+const SECRETS: &[(&str, &str)] = &[
+    ("aws-access-key-id", "AKIAMASKME0000000001"),
+    ("aws-secret-access-key", "secret-access-key-value"),
+    ("aws-session-token", "session-token-value\nsecond-line"),
+    ("docker-hub-token", "dckr_pat_value"),
+    ("github-token", "ghp_tokenvalue"),
+];
+const MASKS: &[&str] = &[
+    "::add-mask::AKIAMASKME0000000001",
+    "::add-mask::secret-access-key-value",
+    "::add-mask::session-token-value",
+    "::add-mask::second-line",
+    "::add-mask::dckr_pat_value",
+    "::add-mask::ghp_tokenvalue",
+];
+
+/// Every secret is registered with `::add-mask::` before any other line, and apart from those
+/// registrations no secret (nor any line of one) appears in stdout, stderr, GITHUB_OUTPUT or
+/// the step summary.
+fn assert_masked_first_and_nowhere_else(out: &HostRun, what: &str) {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let context = format!("{what}: stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert!(lines.len() > MASKS.len(), "{context}");
+    assert_eq!(&lines[..MASKS.len()], MASKS, "{context}");
+    let rest = lines[MASKS.len()..].join("\n");
+    let values = SECRETS.iter().flat_map(|(_, v)| v.split('\n'));
+    for value in values {
+        for (stream, text) in [
+            ("stdout after the masks", rest.as_str()),
+            ("stderr", out.stderr.as_str()),
+            ("GITHUB_OUTPUT", out.github_output.as_str()),
+            ("GITHUB_STEP_SUMMARY", out.step_summary.as_str()),
+        ] {
+            assert!(!text.contains(value), "{value:?} in {stream}; {context}");
+        }
+    }
 }
 
 #[test]
+fn every_secret_input_is_masked_before_any_other_line() {
+    let mut given = SECRETS.to_vec();
+    given.extend([("docker-hub-username", "octo"), ("mode", "bogus")]);
+    let out = run(&given, &[]);
+    assert_masked_first_and_nowhere_else(&out, "mode bogus");
+    assert_eq!(out.output.status.code(), Some(2));
+}
+
+/// Each mode masks the same secrets first. The runs stop at input validation (an invalid
+/// region), so they need no stand-in; every mode validates the region. Outside Actions the
+/// same binary prints no workflow commands at all: no `::add-mask::` carrying a secret to a
+/// terminal or a CI log of another kind, and errors as plain `error:` lines.
+#[test]
 fn secrets_are_masked_in_every_mode_and_cli_use_prints_plainly() {
+    for mode in ["deploy", "push", "preview", "destroy"] {
+        let mut given = SECRETS.to_vec();
+        given.extend([
+            ("docker-hub-username", "octo"),
+            ("mode", mode),
+            ("aws-region", "mars-1"),
+        ]);
+        let out = run(&given, &[]);
+        assert_masked_first_and_nowhere_else(&out, mode);
+        assert_rejects(&out, "aws-region", "expected an AWS region");
+    }
+
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-poc-action"))
         .args(["--mode", "destroy", "--aws-region", "mars-1"])
+        .args(["--aws-secret-access-key", SECRET])
         .env_clear()
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stdout
+            .lines()
+            .chain(stderr.lines())
+            .any(|l| l.starts_with("::")),
+        "workflow commands outside Actions:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "{stdout}\n{stderr}"
+    );
     assert!(
         stderr.contains("error: Input aws-region: input `aws-region`: expected an AWS region"),
         "{stderr}"

@@ -10,6 +10,7 @@ mod common;
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::Stack;
+use common::moto::{cfn, live_stack as stack};
 use common::stand_in;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -81,39 +82,6 @@ fn parse_outputs(text: &str) -> HashMap<String, String> {
         out.insert(name.to_string(), value.join("\n"));
     }
     out
-}
-
-async fn cfn() -> Cfn {
-    ecs_poc_action::install_crypto_provider();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "preview-env",
-        ))
-        .load()
-        .await;
-    Cfn::new(&config)
-}
-
-/// The stack, `None` only when CloudFormation says it does not exist; any other error is one.
-async fn stack(cfn: &Cfn, name: &str) -> anyhow::Result<Option<Stack>> {
-    match cfn.describe_stacks().stack_name(name).send().await {
-        Ok(out) => Ok(out
-            .stacks()
-            .iter()
-            .find(|s| {
-                s.stack_status()
-                    .is_none_or(|s| s.as_str() != "DELETE_COMPLETE")
-            })
-            .cloned()),
-        Err(e) if is_missing(&e) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("DescribeStacks {name}: {e:?}")),
-    }
 }
 
 /// Every change set of the stack with its execution status (moto lists all stacks' change sets
@@ -215,7 +183,7 @@ async fn requests(server: &MockServer) -> Vec<(String, String, Value)> {
     server
         .received_requests()
         .await
-        .unwrap_or_default()
+        .expect("wiremock records requests")
         .iter()
         .map(|r| {
             (

@@ -15,7 +15,7 @@ mod forward_proxy;
 #[path = "support/tls_front.rs"]
 mod tls_front;
 
-use common::stand_in;
+use common::{stand_in, unique};
 use forward_proxy::ForwardProxy;
 use std::path::Path;
 use std::process::Command;
@@ -24,10 +24,6 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GITHUB_TOKEN: &str = "ghs_ProxyTestToken0123456789";
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:08x}", rand::random::<u32>())
-}
 
 /// `host:port` of a stand-in URL (`http://127.0.0.1:5000/…` → `127.0.0.1:5000`).
 fn authority(url: &str) -> String {
@@ -181,7 +177,10 @@ async fn every_client_goes_through_the_proxy() {
         "AWS bypassed the proxy: {counts:?}"
     );
     // The OIDC token, then the deployment record (create + statuses): all answered.
-    let github_requests = gh.received_requests().await.unwrap_or_default();
+    let github_requests = gh
+        .received_requests()
+        .await
+        .expect("wiremock records requests");
     assert!(github_requests.len() >= 3, "{github_requests:?}");
     assert_eq!(
         tunnels(&github),

@@ -61,7 +61,7 @@ async fn proxied(user: &str) -> (FaultProxy, Registry) {
 }
 
 fn unique(name: &str) -> String {
-    format!("registry-faults/{name}-{:08x}", rand::rng().next_u32())
+    common::unique(&format!("registry-faults/{name}"))
 }
 
 fn random(len: usize) -> Vec<u8> {

@@ -27,7 +27,7 @@ fn registry() -> Registry {
 }
 
 fn unique(name: &str) -> String {
-    format!("registry-tests/{name}-{:08x}", rand::rng().next_u32())
+    common::unique(&format!("registry-tests/{name}"))
 }
 
 fn random(len: usize) -> Vec<u8> {

@@ -7,32 +7,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_cloudformation::types::ExecutionStatus;
+use common::moto::unexecuted_change_sets;
+use common::unique;
 use ecs_poc_action::stack::{
     self, Clients, DEFAULT_TEMPLATE, DeployPlan, DeployRequest, Operation, PollPolicy, Scaling,
     StackError,
 };
 
 async fn clients() -> Clients {
-    let moto = common::stand_in("ECS_TEST_MOTO_URL");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .endpoint_url(moto)
-        .load()
-        .await;
-    Clients::new(&config)
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
+    Clients::new(&common::moto::sdk_config("us-east-1").await)
 }
 
 const IMAGE_A: &str =
@@ -201,20 +184,6 @@ async fn a_parameter_change_lists_exactly_the_resources_using_it() {
     );
 }
 
-/// Change sets of the stack that were not executed (waiting, or FAILED and left behind). moto
-/// lists every stack's change sets (it ignores StackName) and keeps executed ones, so both are
-/// filtered here.
-async fn pending_change_sets(c: &Clients, stack: &str) -> anyhow::Result<Vec<String>> {
-    let sets = c.cfn.list_change_sets().stack_name(stack).send().await?;
-    Ok(sets
-        .summaries()
-        .iter()
-        .filter(|s| s.stack_name() == Some(stack))
-        .filter(|s| s.execution_status() != Some(&ExecutionStatus::ExecuteComplete))
-        .filter_map(|s| s.change_set_name().map(String::from))
-        .collect())
-}
-
 #[tokio::test]
 async fn rerun_without_changes_is_a_cheap_success() {
     let c = clients().await;
@@ -250,7 +219,10 @@ async fn rerun_without_changes_is_a_cheap_success() {
     // the whole suite sharing moto it varies, so only a gross regression (a sleep) fails here.
     assert!(took < Duration::from_secs(4), "{took:?}");
     assert!(
-        pending_change_sets(&c, &name).await.unwrap().is_empty(),
+        unexecuted_change_sets(&c.cfn, &name)
+            .await
+            .unwrap()
+            .is_empty(),
         "the empty change set is deleted"
     );
     let status = c
@@ -285,7 +257,10 @@ async fn preview_executes_nothing() {
         "stack unchanged"
     );
     assert!(
-        pending_change_sets(&c, &name).await.unwrap().is_empty(),
+        unexecuted_change_sets(&c.cfn, &name)
+            .await
+            .unwrap()
+            .is_empty(),
         "preview change set deleted"
     );
 
@@ -294,7 +269,7 @@ async fn preview_executes_nothing() {
     let kept = stack::deploy(&c, &preview).await.expect("preview, kept");
     assert!(kept.change_set_kept);
     assert_eq!(
-        pending_change_sets(&c, &name).await.unwrap(),
+        unexecuted_change_sets(&c.cfn, &name).await.unwrap(),
         [preview.change_set_name.clone()]
     );
     assert_eq!(
@@ -340,7 +315,12 @@ async fn preview_of_a_new_stack_leaves_nothing_behind() {
         .filter_map(|s| s.stack_status().map(|st| st.as_str().to_string()))
         .collect();
     assert!(live.iter().all(|st| st == "DELETE_COMPLETE"), "{live:?}");
-    assert!(pending_change_sets(&c, &name).await.unwrap().is_empty());
+    assert!(
+        unexecuted_change_sets(&c.cfn, &name)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(stack::current_image(&c, &name).await.unwrap(), None);
 }
 
@@ -448,72 +428,90 @@ async fn parameter_errors_stop_before_any_change() {
     );
 }
 
+/// A created stack whose service auto scaling (played by the test) has scaled out to 4.
+struct ScaledOut {
+    c: Clients,
+    name: String,
+    req: DeployRequest,
+    service_arn: String,
+}
+
+impl ScaledOut {
+    async fn new(prefix: &str) -> Self {
+        let c = clients().await;
+        let name = unique(prefix);
+        let req = request(&name, Some(IMAGE_A));
+        stack::deploy(&c, &req).await.expect("create");
+        // The template names the cluster after the stack.
+        let services = c.ecs.list_services().cluster(&name).send().await.unwrap();
+        let service_arn = services
+            .service_arns()
+            .first()
+            .expect("one service")
+            .clone();
+        let scaled = Self {
+            c,
+            name,
+            req,
+            service_arn,
+        };
+        scaled.set_desired(4).await;
+        scaled
+    }
+
+    async fn set_desired(&self, count: i32) {
+        self.c
+            .ecs
+            .update_service()
+            .cluster(&self.name)
+            .service(&self.service_arn)
+            .desired_count(count)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The service's desired count as ECS has it.
+    async fn live_desired(&self) -> Option<i32> {
+        let svc = self
+            .c
+            .ecs
+            .describe_services()
+            .cluster(&self.name)
+            .services(&self.service_arn)
+            .send()
+            .await
+            .unwrap();
+        svc.services().first().map(|s| s.desired_count())
+    }
+}
+
 #[tokio::test]
 async fn keeps_the_live_desired_count_across_an_update() {
-    let c = clients().await;
-    let name = unique("live");
-    let req = request(&name, Some(IMAGE_A));
-    stack::deploy(&c, &req).await.expect("create");
+    let s = ScaledOut::new("live").await;
+    let (c, name, req) = (&s.c, &s.name, &s.req);
 
-    // Auto scaling (played by us) scaled the service out to 4.
-    let cluster = name.clone(); // the template names the cluster after the stack
-    let services = c
-        .ecs
-        .list_services()
-        .cluster(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let service_arn = services
-        .service_arns()
-        .first()
-        .expect("one service")
-        .clone();
-    c.ecs
-        .update_service()
-        .cluster(&cluster)
-        .service(&service_arn)
-        .desired_count(4)
-        .send()
-        .await
-        .unwrap();
-
-    stack::deploy(&c, &rerun(&req, Some(IMAGE_B)))
+    stack::deploy(c, &rerun(req, Some(IMAGE_B)))
         .await
         .expect("update");
     assert_eq!(
-        stack_param(&c, &name, "DesiredCount")
+        stack_param(c, name, "DesiredCount")
             .await
             .unwrap()
             .as_deref(),
         Some("4")
     );
-    let svc = c
-        .ecs
-        .describe_services()
-        .cluster(&cluster)
-        .services(&service_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(svc.services().first().map(|s| s.desired_count()), Some(4));
+    assert_eq!(s.live_desired().await, Some(4));
 
     // Scaled beyond the new maximum: clamped to it.
-    c.ecs
-        .update_service()
-        .cluster(&cluster)
-        .service(&service_arn)
-        .desired_count(9)
-        .send()
-        .await
-        .unwrap();
-    let mut smaller = rerun(&req, Some(IMAGE_A));
+    s.set_desired(9).await;
+    let mut smaller = rerun(req, Some(IMAGE_A));
     smaller.scaling.max = 5;
-    stack::deploy(&c, &smaller)
+    stack::deploy(c, &smaller)
         .await
         .expect("update with lower max");
     assert_eq!(
-        stack_param(&c, &name, "DesiredCount")
+        stack_param(c, name, "DesiredCount")
             .await
             .unwrap()
             .as_deref(),
@@ -526,31 +524,8 @@ async fn keeps_the_live_desired_count_across_an_update() {
 /// keeps its count (before LeaveDesiredCount, the stack's old value reset it to 2).
 #[tokio::test]
 async fn an_unreadable_live_count_still_leaves_the_service_alone() {
-    let c = clients().await;
-    let name = unique("blind");
-    let req = request(&name, Some(IMAGE_A));
-    stack::deploy(&c, &req).await.expect("create");
-    let cluster = name.clone();
-    let services = c
-        .ecs
-        .list_services()
-        .cluster(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let service_arn = services
-        .service_arns()
-        .first()
-        .expect("one service")
-        .clone();
-    c.ecs
-        .update_service()
-        .cluster(&cluster)
-        .service(&service_arn)
-        .desired_count(4)
-        .send()
-        .await
-        .unwrap();
+    let s = ScaledOut::new("blind").await;
+    let (c, name, req) = (&s.c, &s.name, &s.req);
 
     // The same CloudFormation, but ECS on a closed loopback port: the live count is unknown.
     let blind_ecs = aws_sdk_ecs::Client::from_conf(
@@ -562,25 +537,17 @@ async fn an_unreadable_live_count_still_leaves_the_service_alone() {
             .build(),
     );
     let blind = Clients::from_clients(c.cfn.clone(), blind_ecs);
-    stack::deploy(&blind, &rerun(&req, Some(IMAGE_B)))
+    stack::deploy(&blind, &rerun(req, Some(IMAGE_B)))
         .await
         .expect("update without the live count");
     assert_eq!(
-        stack_param(&c, &name, "LeaveDesiredCount")
+        stack_param(c, name, "LeaveDesiredCount")
             .await
             .unwrap()
             .as_deref(),
         Some("true")
     );
-    let svc = c
-        .ecs
-        .describe_services()
-        .cluster(&cluster)
-        .services(&service_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(svc.services().first().map(|s| s.desired_count()), Some(4));
+    assert_eq!(s.live_desired().await, Some(4));
 }
 
 /// With `cloudformation-role-arn` the stack is created, updated and deleted with the service role

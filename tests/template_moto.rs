@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
 use serde_json::Value;
@@ -28,16 +28,8 @@ struct Moto {
 }
 
 async fn moto() -> Moto {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let url = common::stand_in("ECS_TEST_MOTO_URL");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await;
+    let config = common::moto::sdk_config("us-east-1").await;
     Moto {
         url,
         cfn: aws_sdk_cloudformation::Client::new(&config),
@@ -47,11 +39,7 @@ async fn moto() -> Moto {
 
 /// A stack name no other test run uses (moto is shared and never reset).
 fn unique_stack(tag: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("tpl-{tag}-{}-{nanos}", std::process::id())
+    common::unique(&format!("tpl-{tag}"))
 }
 
 impl Moto {
@@ -63,11 +51,7 @@ impl Moto {
         kind: ChangeSetType,
         params: &[(&str, &str)],
     ) -> HashMap<String, String> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let change_set = format!("{stack}-{}-{nanos}", kind.as_str().to_lowercase());
+        let change_set = common::unique(&format!("{stack}-{}", kind.as_str().to_lowercase()));
         let mut request = self
             .cfn
             .create_change_set()
@@ -150,19 +134,11 @@ impl Moto {
             .await
             .expect("DeleteStack");
         for _ in 0..120 {
-            match self.cfn.describe_stacks().stack_name(stack).send().await {
-                Err(_) => return, // gone
-                Ok(out)
-                    if out
-                        .stacks()
-                        .first()
-                        .and_then(|s| s.stack_status())
-                        .map(|s| s.as_str())
-                        == Some("DELETE_COMPLETE") =>
-                {
-                    return;
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            // Only "does not exist" or DELETE_COMPLETE is gone; a failed read fails the test.
+            match common::moto::live_stack(&self.cfn, stack).await {
+                Ok(None) => return,
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+                Err(e) => panic!("waiting for {stack} to go: {e:#}"),
             }
         }
         panic!("stack {stack} was not deleted");

@@ -18,7 +18,8 @@ use std::process::{Command, Stdio};
 
 use aws_sdk_cloudformation::Client as Cfn;
 use chroot::{Rootfs, Run, app_binary};
-use common::stand_in;
+use common::moto::{sdk_config, stack_status};
+use common::{stand_in, unique};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/gha-deployer";
@@ -109,10 +110,6 @@ fn stand_in_overrides(mut inputs: Vec<(String, String)>) -> Vec<(String, String)
         inputs.push((k.to_string(), v));
     }
     inputs
-}
-
-fn unique_repo() -> String {
-    format!("webapp-{:08x}", rand::random::<u32>())
 }
 
 fn push_event(repo_name: &str) -> Value {
@@ -211,25 +208,7 @@ fn assert_no_leak(run: &Run) {
 }
 
 async fn cfn(region: &str) -> Cfn {
-    ecs_poc_action::install_crypto_provider();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .endpoint_url(stand_in("ECS_TEST_MOTO_URL"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "workflows",
-        ))
-        .load()
-        .await;
-    Cfn::new(&config)
-}
-
-async fn stack_status(cfn: &Cfn, stack: &str) -> Option<String> {
-    let out = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
-    Some(out.stacks().first()?.stack_status()?.as_str().to_string())
+    Cfn::new(&sdk_config(region).await)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -246,7 +225,7 @@ fn outputs(run: &Run) -> &HashMap<String, String> {
 /// destroys.
 #[tokio::test(flavor = "multi_thread")]
 async fn seed_four_secrets_deploy_preview_and_destroy() {
-    let repo_name = unique_repo();
+    let repo_name = unique("webapp");
     let stack = format!("ecs-poc-{repo_name}");
     let rootfs = std::sync::Arc::new(Rootfs::new());
     app_binary(&rootfs.workspace().join("dist/webapp"));
@@ -286,7 +265,7 @@ async fn seed_four_secrets_deploy_preview_and_destroy() {
     );
     let cfn = cfn(SEED_REGION).await;
     assert_eq!(
-        stack_status(&cfn, &stack).await.as_deref(),
+        stack_status(&cfn, &stack).await.unwrap().as_deref(),
         Some("CREATE_COMPLETE")
     );
 
@@ -332,7 +311,7 @@ async fn seed_four_secrets_deploy_preview_and_destroy() {
             assert!(out.contains_key("has-changes"), "{out:?}");
         }
     }
-    assert_eq!(stack_status(&cfn, &stack).await, None);
+    assert_eq!(stack_status(&cfn, &stack).await.unwrap(), None);
 }
 
 async fn oidc_endpoint() -> wiremock::MockServer {
@@ -356,7 +335,7 @@ async fn oidc_endpoint() -> wiremock::MockServer {
 #[tokio::test(flavor = "multi_thread")]
 async fn oidc_role_variable_deploys_and_destroys() {
     let oidc = oidc_endpoint().await;
-    let repo_name = unique_repo();
+    let repo_name = unique("webapp");
     let stack = format!("ecs-poc-{repo_name}");
     let rootfs = std::sync::Arc::new(Rootfs::new());
     app_binary(&rootfs.workspace().join("dist/webapp"));
@@ -395,11 +374,15 @@ async fn oidc_role_variable_deploys_and_destroys() {
         stand_in("ECS_TEST_REGISTRY_PASSWORD")
     );
     assert_eq!(outputs(&deployed)["stack-status"], "CREATE_COMPLETE");
-    let token_requests = oidc.received_requests().await.unwrap_or_default().len();
+    let token_requests = oidc
+        .received_requests()
+        .await
+        .expect("wiremock records requests")
+        .len();
     assert!(token_requests >= 1, "the OIDC token was never requested");
     let cfn = cfn("us-east-1").await;
     assert_eq!(
-        stack_status(&cfn, &stack).await.as_deref(),
+        stack_status(&cfn, &stack).await.unwrap().as_deref(),
         Some("CREATE_COMPLETE")
     );
 
@@ -419,14 +402,14 @@ async fn oidc_role_variable_deploys_and_destroys() {
     })
     .await;
     assert_eq!(outputs(&destroyed)["stack-status"], "DELETE_COMPLETE");
-    assert_eq!(stack_status(&cfn, &stack).await, None);
+    assert_eq!(stack_status(&cfn, &stack).await.unwrap(), None);
 }
 
 /// Both set: the role wins, the keys are not even passed to the action.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_both_the_role_wins_and_the_keys_are_not_passed() {
     let oidc = oidc_endpoint().await;
-    let repo_name = unique_repo();
+    let repo_name = unique("webapp");
     let rootfs = std::sync::Arc::new(Rootfs::new());
     // deploy.yml builds the app before the action in every mode.
     app_binary(&rootfs.workspace().join("dist/webapp"));
@@ -456,7 +439,7 @@ async fn with_both_the_role_wins_and_the_keys_are_not_passed() {
         !oidc
             .received_requests()
             .await
-            .unwrap_or_default()
+            .expect("wiremock records requests")
             .is_empty(),
         "the role was not assumed with the OIDC token:\n{}",
         run.stdout
@@ -466,7 +449,7 @@ async fn with_both_the_role_wins_and_the_keys_are_not_passed() {
 /// Neither set: a clear error that names both ways to configure, before anything is changed.
 #[test]
 fn with_neither_the_error_names_both_setups() {
-    let repo_name = unique_repo();
+    let repo_name = unique("webapp");
     let rootfs = Rootfs::new();
     app_binary(&rootfs.workspace().join("dist/webapp"));
     let push = Contexts {

@@ -16,15 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::runner::{Layout, runner_env};
 use crate::common::stand_in;
 
 /// Where the binary sits in the image (the Dockerfile's ENTRYPOINT).
 const ENTRYPOINT: &str = "/ecs-poc-action";
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-/// What the runner's container gets as PATH when the image sets none (Docker's default).
-const DOCKER_DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// A host path the runner passes as RUNNER_TEMP; it does not exist inside the container.
-pub const HOST_RUNNER_TEMP: &str = "/home/runner/work/_temp";
 
 pub struct Rootfs {
     dir: tempfile::TempDir,
@@ -171,16 +168,9 @@ impl Rootfs {
         .unwrap();
     }
 
-    /// The command the runner would start: every declared input (its action.yml default unless
-    /// given), the runner's `GITHUB_*`/`RUNNER_*` variables with container paths, then `env`.
+    /// The command the runner would start: the runner's environment (tests/common/runner.rs)
+    /// with the container's paths, then `env`.
     pub fn command(&self, inputs: &[(String, String)], env: &[(String, String)]) -> Command {
-        let mut vars: HashMap<String, String> = ecs_poc_action::config::INPUTS
-            .iter()
-            .map(|i| (input_var(i.name), i.default.to_string()))
-            .collect();
-        for (k, v) in inputs {
-            vars.insert(input_var(k), v.clone());
-        }
         let commands = self.root().join("github/file_commands");
         std::fs::write(commands.join("set_output"), "").unwrap();
         std::fs::write(commands.join("step_summary"), "").unwrap();
@@ -189,36 +179,7 @@ impl Rootfs {
             .arg("--wd=/github/workspace")
             .arg(ENTRYPOINT)
             .env_clear()
-            .envs(vars)
-            .envs([
-                ("PATH", DOCKER_DEFAULT_PATH),
-                ("HOME", "/github/home"),
-                ("CI", "true"),
-                ("GITHUB_ACTIONS", "true"),
-                ("GITHUB_WORKSPACE", "/github/workspace"),
-                ("GITHUB_EVENT_PATH", "/github/workflow/event.json"),
-                ("GITHUB_OUTPUT", "/github/file_commands/set_output"),
-                ("GITHUB_STEP_SUMMARY", "/github/file_commands/step_summary"),
-                ("GITHUB_EVENT_NAME", "push"),
-                ("GITHUB_REF", "refs/heads/main"),
-                ("GITHUB_REPOSITORY", "octo/webapp"),
-                ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
-                ("GITHUB_RUN_ATTEMPT", "1"),
-                ("GITHUB_WORKFLOW", "deploy"),
-                ("GITHUB_ACTOR", "octocat"),
-                ("GITHUB_SERVER_URL", "http://127.0.0.1:9"),
-                ("GITHUB_API_URL", "http://127.0.0.1:9"),
-                ("RUNNER_OS", "Linux"),
-                ("RUNNER_ARCH", "X64"),
-                ("RUNNER_TEMP", HOST_RUNNER_TEMP),
-                ("RUNNER_TOOL_CACHE", "/opt/hostedtoolcache"),
-                ("RUNNER_WORKSPACE", "/home/runner/work/webapp"),
-                // Not passed by the runner: a guard so that no test can reach the instance
-                // metadata address (only loopback is a test target).
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-            ])
-            .env("GITHUB_RUN_ID", format!("{}", rand::random::<u32>()))
-            .envs(env.iter().map(|(k, v)| (k, v)));
+            .envs(runner_env(&Layout::container(), inputs, env));
         cmd
     }
 
@@ -275,11 +236,6 @@ impl Rootfs {
     pub fn run(&self, inputs: &[(String, String)], env: &[(String, String)]) -> Run {
         self.run_with(inputs, env, |_, _| {})
     }
-}
-
-fn input_var(name: &str) -> String {
-    // The runner upper-cases the name and keeps hyphens (INPUT_AWS-REGION).
-    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
 }
 
 /// `name<<DELIM` … `DELIM` and `name=value`, as the runner reads GITHUB_OUTPUT.

@@ -2,6 +2,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is the point
 #![allow(dead_code)]
 
+pub mod moto;
+pub mod runner;
+
+/// `prefix` plus a random suffix: moto and the registry are shared by every test binary and
+/// never reset, so each test names its stacks, repositories and change sets afresh.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
 /// Address or setting of a stand-in exported by `scripts/test`. Missing means the test was run
 /// outside the harness: fail loudly rather than skip.
 pub fn stand_in(name: &str) -> String {
@@ -64,12 +73,18 @@ pub fn resources_using(body: &str, param: &str) -> Vec<String> {
         .collect()
 }
 
+/// The runner's name for input `name`: upper-cased, spaces to `_`, hyphens kept
+/// (`INPUT_AWS-REGION`).
+pub fn input_var(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
+}
+
 /// The `INPUT_*` variables the runner exports: every declared input (its default, or empty),
 /// then `given` on top — the one place tests spell the runner's naming rule.
 pub fn input_vars<K: AsRef<str>, V: AsRef<str>>(
     given: &[(K, V)],
 ) -> std::collections::HashMap<String, String> {
-    let name = |input: &str| format!("INPUT_{}", input.to_uppercase());
+    let name = |input: &str| input_var(input);
     let mut vars: std::collections::HashMap<String, String> = ecs_poc_action::config::INPUTS
         .iter()
         .map(|i| (name(i.name), i.default.to_string()))

@@ -119,11 +119,7 @@ pub fn registry() -> Registry {
 
 /// A repository name no other test (or earlier run) uses.
 pub fn unique_repo(prefix: &str) -> String {
-    format!(
-        "it/{prefix}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+    crate::common::unique(&format!("it/{prefix}"))
 }
 
 pub fn opts() -> PushOptions {

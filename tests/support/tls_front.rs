@@ -172,7 +172,7 @@ impl TlsFront {
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
         let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| e.to_string())?;
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        ecs_poc_action::install_crypto_provider();
         let config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(certs, key)
