@@ -216,9 +216,15 @@ async fn a_layer_not_matching_its_digest_pushes_nothing() {
     let repo = unique_repo("corrupt");
     let err = format!(
         "{:#}",
-        push(&registry, &repo.parse().unwrap(), &image, &["v1".parse().unwrap()], &opts())
-            .await
-            .unwrap_err()
+        push(
+            &registry,
+            &repo.parse().unwrap(),
+            &image,
+            &["v1".parse().unwrap()],
+            &opts()
+        )
+        .await
+        .unwrap_err()
     );
     assert!(
         err.contains("no manifest was pushed") && err.contains(&saved.diff_ids[0]),

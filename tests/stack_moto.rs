@@ -14,8 +14,28 @@ use ecs_poc_action::stack::{
     StackError,
 };
 
-async fn clients() -> Clients {
-    Clients::new(&common::moto::sdk_config("us-east-1").await)
+/// The engine's clients, plus the test's own SDK clients for reading back (the engine keeps its
+/// clients to itself). Derefs to the engine's, so `stack::deploy(&c, …)` reads as before.
+struct Moto {
+    engine: Clients,
+    cfn: aws_sdk_cloudformation::Client,
+    ecs: aws_sdk_ecs::Client,
+}
+
+impl std::ops::Deref for Moto {
+    type Target = Clients;
+    fn deref(&self) -> &Clients {
+        &self.engine
+    }
+}
+
+async fn clients() -> Moto {
+    let config = common::moto::sdk_config("us-east-1").await;
+    Moto {
+        engine: Clients::new(&config),
+        cfn: aws_sdk_cloudformation::Client::new(&config),
+        ecs: aws_sdk_ecs::Client::new(&config),
+    }
 }
 
 const IMAGE_A: &str =
@@ -66,7 +86,7 @@ fn rerun(req: &DeployRequest, image: Option<&str>) -> DeployRequest {
 
 /// The stack's current value of parameter `key`; an error (no such stack, a failed call) fails
 /// the test rather than reading as "no value".
-async fn stack_param(c: &Clients, stack: &str, key: &str) -> anyhow::Result<Option<String>> {
+async fn stack_param(c: &Moto, stack: &str, key: &str) -> anyhow::Result<Option<String>> {
     let out = c.cfn.describe_stacks().stack_name(stack).send().await?;
     let found = out
         .stacks()
@@ -430,7 +450,7 @@ async fn parameter_errors_stop_before_any_change() {
 
 /// A created stack whose service auto scaling (played by the test) has scaled out to 4.
 struct ScaledOut {
-    c: Clients,
+    c: Moto,
     name: String,
     req: DeployRequest,
     service_arn: String,
@@ -555,7 +575,8 @@ async fn an_unreadable_live_count_still_leaves_the_service_alone() {
 #[tokio::test]
 async fn deploys_and_destroys_with_the_service_role() {
     const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-poc-myapp-cloudformation";
-    let c = clients().await.with_service_role(Some(ROLE.into()));
+    let moto = clients().await;
+    let c = moto.engine.clone().with_service_role(Some(ROLE.into()));
     let name = unique("role");
     let mut req = request(&name, Some(IMAGE_A));
     req.overrides.push((
@@ -564,9 +585,8 @@ async fn deploys_and_destroys_with_the_service_role() {
     ));
     let created = stack::deploy(&c, &req).await.expect("create");
     assert!(created.executed);
-    let role_of = |c: Clients, name: String| async move {
-        let out = c
-            .cfn
+    let role_of = |cfn: aws_sdk_cloudformation::Client, name: String| async move {
+        let out = cfn
             .describe_stacks()
             .stack_name(&name)
             .send()
@@ -577,14 +597,14 @@ async fn deploys_and_destroys_with_the_service_role() {
             .and_then(|s| s.role_arn().map(String::from))
     };
     assert_eq!(
-        role_of(c.clone(), name.clone()).await.as_deref(),
+        role_of(moto.cfn.clone(), name.clone()).await.as_deref(),
         Some(ROLE)
     );
     stack::deploy(&c, &rerun(&req, Some(IMAGE_B)))
         .await
         .expect("update");
     assert_eq!(
-        role_of(c.clone(), name.clone()).await.as_deref(),
+        role_of(moto.cfn.clone(), name.clone()).await.as_deref(),
         Some(ROLE)
     );
     let gone = stack::destroy(

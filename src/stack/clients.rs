@@ -13,8 +13,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 /// the service role CloudFormation acts as for every stack change made through them.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    pub cfn: aws_sdk_cloudformation::Client,
-    pub ecs: aws_sdk_ecs::Client,
+    // Only the engine speaks to CloudFormation and ECS: nothing outside `stack/` reaches in.
+    pub(super) cfn: aws_sdk_cloudformation::Client,
+    pub(super) ecs: aws_sdk_ecs::Client,
     cfn_calls: Arc<AtomicU32>,
     service_role: Option<String>,
 }
