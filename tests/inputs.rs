@@ -91,7 +91,7 @@ rejects! {
     bad_override_name: ["parameter-overrides" => "My-Param=1"] => "parameter-overrides", "is not a CloudFormation parameter name";
     missing_archive: ["image" => "octo/app", "image-archive" => "/nonexistent/image.tar"] => "image-archive", "does not exist: expected a docker save tar";
     archive_and_build: ["image" => "octo/app", "image-archive" => "/", "image-from" => "/"] => "image-from", "either image-archive or image-from, not both";
-    bad_compression: ["compression" => "brotli"] => "compression", "expected gzip or zstd, got \"brotli\"";
+    bad_compression: ["compression" => "brotli"] => "compression", "compression must be gzip or zstd, not \"brotli\"";
     bad_concurrency: ["push-concurrency" => "0"] => "push-concurrency", "from 1 to 32";
     bad_bool: ["smoke-check" => "yes please"] => "smoke-check", "expected true or false, got \"yes please\"";
     bad_termination_protection: ["termination-protection" => "1"] => "termination-protection", "expected true or false";

@@ -320,7 +320,7 @@ async fn two_platform_index_round_trips() {
     );
     let index_digest = make_index(&layout, "amd64", "arm64");
     let image = load_archive(&layout).unwrap();
-    assert!(image.is_index());
+    assert!(image.index.is_some());
     assert_eq!(image.images.len(), 2);
 
     let repo = unique_repo("index");

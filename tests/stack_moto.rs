@@ -84,19 +84,10 @@ fn rerun(req: &DeployRequest, image: Option<&str>) -> DeployRequest {
     }
 }
 
-/// The stack's current value of parameter `key`; an error (no such stack, a failed call) fails
-/// the test rather than reading as "no value".
+/// A parameter of the stack as moto has it; `None` once the stack is gone (any other error
+/// fails the test).
 async fn stack_param(c: &Moto, stack: &str, key: &str) -> anyhow::Result<Option<String>> {
-    let out = c.cfn.describe_stacks().stack_name(stack).send().await?;
-    let found = out
-        .stacks()
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("DescribeStacks {stack}: no stack"))?;
-    Ok(found
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some(key))
-        .and_then(|p| p.parameter_value().map(String::from)))
+    common::moto::stack_parameter(&c.cfn, stack, key).await
 }
 
 /// Logical ids of the changes, sorted.
@@ -127,7 +118,7 @@ async fn creates_then_updates_with_a_new_image() {
     let url = created.output("ServiceUrl").expect("ServiceUrl output");
     assert!(url.starts_with("http://"), "{url}");
     assert_eq!(
-        stack::current_image(&c, &name).await.unwrap().as_deref(),
+        stack_param(&c, &name, "ImageUri").await.unwrap().as_deref(),
         Some(IMAGE_A)
     );
 
@@ -156,7 +147,7 @@ async fn creates_then_updates_with_a_new_image() {
     );
     assert_eq!(task.changed, ["ContainerDefinitions"]);
     assert_eq!(
-        stack::current_image(&c, &name).await.unwrap().as_deref(),
+        stack_param(&c, &name, "ImageUri").await.unwrap().as_deref(),
         Some(IMAGE_B)
     );
     assert_eq!(
@@ -272,7 +263,7 @@ async fn preview_executes_nothing() {
     assert!(out.has_changes && !out.executed && !out.change_set_kept);
     assert!(out.change_set_id.is_some());
     assert_eq!(
-        stack::current_image(&c, &name).await.unwrap().as_deref(),
+        stack_param(&c, &name, "ImageUri").await.unwrap().as_deref(),
         Some(IMAGE_A),
         "stack unchanged"
     );
@@ -293,7 +284,7 @@ async fn preview_executes_nothing() {
         [preview.change_set_name.clone()]
     );
     assert_eq!(
-        stack::current_image(&c, &name).await.unwrap().as_deref(),
+        stack_param(&c, &name, "ImageUri").await.unwrap().as_deref(),
         Some(IMAGE_A),
         "stack unchanged"
     );
@@ -341,7 +332,7 @@ async fn preview_of_a_new_stack_leaves_nothing_behind() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(stack::current_image(&c, &name).await.unwrap(), None);
+    assert_eq!(stack_param(&c, &name, "ImageUri").await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -365,7 +356,7 @@ async fn destroys_a_stack_and_accepts_an_absent_one() {
         "{:?}",
         gone.removed
     );
-    assert_eq!(stack::current_image(&c, &name).await.unwrap(), None);
+    assert_eq!(stack_param(&c, &name, "ImageUri").await.unwrap(), None);
 
     let again = stack::destroy(&c, &name, deadline, poll)
         .await
@@ -442,7 +433,7 @@ async fn parameter_errors_stop_before_any_change() {
     );
     assert_eq!(c.cfn_calls(), 1);
     assert_eq!(
-        stack::current_image(&c, &name).await.unwrap(),
+        stack_param(&c, &name, "ImageUri").await.unwrap(),
         None,
         "nothing created"
     );

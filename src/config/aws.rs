@@ -291,21 +291,16 @@ mod tests {
         }
     }
 
-    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
-        let mut raw = RawInputs::default();
-        raw.fill_from(|var| {
-            pairs
-                .iter()
-                .find(|(k, _)| crate::runner::inputs::env_name(k) == var)
-                .map(|(_, v)| v.to_string())
-        });
-        raw
-    }
-
     fn errors_of(pairs: &[(&str, &str)], env: &Env) -> Vec<(&'static str, String)> {
         let mut errs = InputErrors::default();
         let gh = GithubContext::from_env(env);
-        build(&raw(pairs), env, &gh, Some(Mode::Deploy), &mut errs);
+        build(
+            &RawInputs::from_pairs(pairs),
+            env,
+            &gh,
+            Some(Mode::Deploy),
+            &mut errs,
+        );
         errs.0.into_iter().map(|e| (e.input, e.message)).collect()
     }
 

@@ -316,17 +316,6 @@ fn build_spec(raw: &RawInputs, value: &str, errs: &mut InputErrors) -> Option<Im
 mod tests {
     use super::*;
 
-    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
-        let mut raw = RawInputs::default();
-        raw.fill_from(|var| {
-            pairs
-                .iter()
-                .find(|(k, _)| crate::runner::inputs::env_name(k) == var)
-                .map(|(_, v)| v.to_string())
-        });
-        raw
-    }
-
     fn build_with(pairs: &[(&str, &str)], mode: Mode) -> Result<ImageConfig, Vec<String>> {
         let mut errs = InputErrors::default();
         let gh = GithubContext {
@@ -334,7 +323,7 @@ mod tests {
             sha: Some("0123456789abcdef".into()),
             ..GithubContext::default()
         };
-        build(&raw(pairs), &gh, Some(mode), &mut errs)
+        build(&RawInputs::from_pairs(pairs), &gh, Some(mode), &mut errs)
             .ok_or_else(|| errs.0.iter().map(ToString::to_string).collect())
     }
 
@@ -369,7 +358,7 @@ mod tests {
             Mode::Deploy,
         )
         .unwrap();
-        assert!(c.registry.is_plain_http());
+        assert_eq!(c.registry.base_url().scheme(), "http");
         let c = build_with(
             &[("image", &format!("docker.io/a/b@{}", digest()))],
             Mode::Deploy,

@@ -145,6 +145,21 @@ impl RawInputs {
 }
 
 #[cfg(test)]
+impl RawInputs {
+    /// The inputs as the runner would pass these `(name, value)` pairs.
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let mut raw = Self::default();
+        raw.fill_from(|var| {
+            pairs
+                .iter()
+                .find(|(k, _)| inputs::env_name(k) == var)
+                .map(|(_, v)| v.to_string())
+        });
+        raw
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -492,17 +492,6 @@ mod tests {
         }
     }
 
-    fn raw(pairs: &[(&str, &str)]) -> RawInputs {
-        let mut raw = RawInputs::default();
-        raw.fill_from(|var| {
-            pairs
-                .iter()
-                .find(|(k, _)| crate::runner::inputs::env_name(k) == var)
-                .map(|(_, v)| v.to_string())
-        });
-        raw
-    }
-
     fn build_with(pairs: &[(&str, &str)]) -> Result<StackConfig, Vec<String>> {
         let mut errs = InputErrors::default();
         let gh = GithubContext {
@@ -510,7 +499,7 @@ mod tests {
             ..GithubContext::default()
         };
         build(
-            &raw(pairs),
+            &RawInputs::from_pairs(pairs),
             &Env::default(),
             &gh,
             Some(Mode::Deploy),
@@ -600,11 +589,17 @@ mod tests {
     fn a_push_needs_no_stack_name() {
         let mut errs = InputErrors::default();
         let gh = GithubContext::default();
-        let c = build(&raw(&[]), &Env::default(), &gh, Some(Mode::Push), &mut errs);
+        let c = build(
+            &RawInputs::from_pairs(&[]),
+            &Env::default(),
+            &gh,
+            Some(Mode::Push),
+            &mut errs,
+        );
         assert!(errs.is_empty(), "{errs}");
         assert_eq!(c.map(|c| c.name), Some(String::new()));
         build(
-            &raw(&[]),
+            &RawInputs::from_pairs(&[]),
             &Env::default(),
             &gh,
             Some(Mode::Deploy),

@@ -110,10 +110,6 @@ impl LoadedImage {
                 .map(|m| &m.digest),
         }
     }
-
-    pub fn is_index(&self) -> bool {
-        self.index.is_some()
-    }
 }
 
 /// The part of an image config this tool reads.

@@ -20,8 +20,6 @@ const ELF_MACHINE_X86_64: u16 = 62;
 const ELF_MACHINE_AARCH64: u16 = 183;
 
 impl Platform {
-    pub const ALL: [Platform; 2] = [Platform::Amd64, Platform::Arm64];
-
     /// `linux/amd64` or `linux/arm64` (a `linux/arm64/v8` variant is the same image).
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().as_str() {

@@ -42,8 +42,6 @@ mod table;
 mod template;
 mod wait;
 
-use anyhow::Result;
-
 pub use aws_sdk_cloudformation::types::{Capability, StackStatus};
 pub use changeset::{change_set_name, discard_unexecuted, is_empty_change_set_reason};
 pub use clients::Clients;
@@ -65,10 +63,3 @@ pub use template::{ParamDecl, TemplateInfo};
 
 /// The stack the action deploys unless given another template.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../cloudformation/ecs-webapp.yml");
-
-/// The image the stack runs now (its `ImageUri` parameter), or `None` when the stack does not
-/// exist or has no such parameter. The pipeline's smoke-check rollback redeploys this.
-pub async fn current_image(clients: &Clients, stack_name: &str) -> Result<Option<String>> {
-    let stack = lookup::find_stack(&clients.cfn, stack_name).await?;
-    Ok(stack.as_ref().and_then(lookup::image_of))
-}

@@ -61,6 +61,7 @@ from moto.cloudformation.responses import CloudFormationResponse  # noqa: E402
 from moto.ec2.models.route_tables import RouteTable  # noqa: E402
 from moto.ec2.models.subnets import SubnetRouteTableAssociation  # noqa: E402
 import moto.route53.models as route53_models  # noqa: E402
+from moto.elbv2.exceptions import ListenerNotFoundError  # noqa: E402
 from moto.server import main  # noqa: E402
 
 import moto_changeset as judge  # noqa: E402
@@ -395,7 +396,12 @@ from moto.elbv2.models import FakeListener, elbv2_backends  # noqa: E402
 
 
 def delete_listener(self, account_id, region_name):
-    elbv2_backends[account_id][region_name].delete_listener(self.arn)
+    # On DeleteStack the load balancer may go first, taking its listeners with it: AWS treats a
+    # listener already gone as deleted, so does this.
+    try:
+        elbv2_backends[account_id][region_name].delete_listener(self.arn)
+    except ListenerNotFoundError:
+        pass
 
 
 FakeListener.delete = delete_listener
