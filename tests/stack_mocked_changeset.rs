@@ -11,10 +11,8 @@ use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
-use aws_sdk_cloudformation::operation::list_stack_resources::ListStackResourcesOutput;
 use aws_sdk_cloudformation::types::{
-    ChangeAction, ChangeSetStatus, ChangeSetType, Replacement, ResourceStatus,
-    StackResourceSummary, StackStatus,
+    ChangeAction, ChangeSetStatus, ChangeSetType, Replacement, ResourceStatus, StackStatus,
 };
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
@@ -58,23 +56,7 @@ async fn empty_change_set_is_a_success_with_outputs() {
                 .stack_id(ID)
                 .build()
         });
-    let resources = mock!(Cfn::list_stack_resources)
-        .match_requests(|r| r.stack_name() == Some(NAME))
-        .then_output(|| {
-            let res = |id: &str, ty: &str, physical: &str| {
-                StackResourceSummary::builder()
-                    .logical_resource_id(id)
-                    .resource_type(ty)
-                    .physical_resource_id(physical)
-                    .last_updated_timestamp(at(-60))
-                    .resource_status(ResourceStatus::UpdateComplete)
-                    .build()
-            };
-            ListStackResourcesOutput::builder()
-                .stack_resource_summaries(res("Cluster", "AWS::ECS::Cluster", "web"))
-                .stack_resource_summaries(res("Service", "AWS::ECS::Service", SERVICE_ARN))
-                .build()
-        });
+    let resources = resources_of(NAME);
     let live = mock!(Ecs::describe_services)
         .match_requests(|r| r.cluster() == Some("web") && r.services() == ["web-Service-AbC123"])
         .then_output(|| {

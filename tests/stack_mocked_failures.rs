@@ -126,21 +126,7 @@ async fn recovers_from_rollback_complete() {
 /// the failed resource, not a cancellation and not the stack's summary.
 #[tokio::test]
 async fn create_failure_reports_the_first_real_failure() {
-    let review = vec![ev(
-        "r1",
-        0,
-        NAME,
-        ResourceStatus::from("REVIEW_IN_PROGRESS"),
-        "User Initiated",
-    )];
-    let mut e = review.clone();
-    e.push(ev(
-        "e1",
-        1,
-        NAME,
-        ResourceStatus::CreateInProgress,
-        "User Initiated",
-    ));
+    let (review, mut e) = create_started();
     e.push(ev("e2", 2, "Bucket", ResourceStatus::CreateInProgress, ""));
     e.push(ev("e3", 2, "Queue", ResourceStatus::CreateInProgress, ""));
     let first = e.clone();

@@ -219,21 +219,7 @@ async fn throttling_during_polling_is_absorbed() {
 /// Termination protection is then applied as asked.
 #[tokio::test]
 async fn events_across_polls_and_pages_are_reported_once() {
-    let review = vec![ev(
-        "r1",
-        0,
-        NAME,
-        ResourceStatus::from("REVIEW_IN_PROGRESS"),
-        "User Initiated",
-    )];
-    let mut e = review.clone();
-    e.push(ev(
-        "e1",
-        1,
-        NAME,
-        ResourceStatus::CreateInProgress,
-        "User Initiated",
-    ));
+    let (review, mut e) = create_started();
     e.push(ev("e2", 2, "Cluster", ResourceStatus::CreateInProgress, ""));
     let poll1 = e.clone();
     e.push(ev(

@@ -308,14 +308,40 @@ pub fn lines(events: &[stack::StackEventLine]) -> Vec<String> {
     events.iter().map(ToString::to_string).collect()
 }
 
+/// A create's first events: the review stack (`r1`, at 0 s), then the stack's own
+/// CREATE_IN_PROGRESS (`e1`, at 1 s). Returns (review only, both).
+pub fn create_started() -> (Vec<StackEvent>, Vec<StackEvent>) {
+    let review = vec![ev(
+        "r1",
+        0,
+        NAME,
+        ResourceStatus::from("REVIEW_IN_PROGRESS"),
+        "User Initiated",
+    )];
+    let mut started = review.clone();
+    started.push(ev(
+        "e1",
+        1,
+        NAME,
+        ResourceStatus::CreateInProgress,
+        "User Initiated",
+    ));
+    (review, started)
+}
+
 pub fn stack_error(err: &anyhow::Error) -> &StackError {
     err.downcast_ref::<StackError>()
         .unwrap_or_else(|| panic!("not a StackError: {err:#}"))
 }
 
 pub fn resources() -> Rule {
+    resources_of(ID)
+}
+
+/// The stack's cluster and service, listed for `stack` (its name or its id).
+pub fn resources_of(stack: &'static str) -> Rule {
     mock!(Cfn::list_stack_resources)
-        .match_requests(|r| r.stack_name() == Some(ID))
+        .match_requests(move |r| r.stack_name() == Some(stack))
         .then_output(|| {
             let res = |id: &str, ty: &str, physical: &str| {
                 StackResourceSummary::builder()
