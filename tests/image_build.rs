@@ -9,7 +9,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::Command;
 
-use ecs_poc_action::image::{BuildSpec, Compression, LayerOutcome, Provenance, build, push};
+use ecs_poc_action::image::{BuildSpec, Compression, LayerOutcome, Provenance, build};
 use image_fixtures::*;
 
 fn spec(from: &Path) -> BuildSpec {
@@ -186,15 +186,7 @@ async fn built_image_unpacks_with_umoci_with_files_and_modes() {
         }
         let image = build(&s).unwrap();
         let repo = unique_repo("built");
-        let report = push(
-            &registry(),
-            &repo.parse().unwrap(),
-            &image,
-            &["v1".parse().unwrap()],
-            &opts(),
-        )
-        .await
-        .unwrap();
+        let report = push_v1(&registry(), &repo, &image, &opts()).await.unwrap();
         assert_eq!(Some(&report.digest), image.digest());
         assert_all(&report, LayerOutcome::Pushed);
         let back = tmp.path().join(format!("back-{zstd}"));

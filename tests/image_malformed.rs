@@ -6,7 +6,7 @@ mod image_fixtures;
 
 use std::path::{Path, PathBuf};
 
-use ecs_poc_action::image::{load_archive, push};
+use ecs_poc_action::image::load_archive;
 use ecs_poc_action::registry::{Credentials, Registry, RegistryAddress};
 use ecs_poc_action::secret::Secret;
 use image_fixtures::*;
@@ -216,15 +216,9 @@ async fn a_layer_not_matching_its_digest_pushes_nothing() {
     let repo = unique_repo("corrupt");
     let err = format!(
         "{:#}",
-        push(
-            &registry,
-            &repo.parse().unwrap(),
-            &image,
-            &["v1".parse().unwrap()],
-            &opts()
-        )
-        .await
-        .unwrap_err()
+        push_v1(&registry, &repo, &image, &opts())
+            .await
+            .unwrap_err()
     );
     assert!(
         err.contains("no manifest was pushed") && err.contains(&saved.diff_ids[0]),
@@ -262,15 +256,7 @@ async fn a_wrong_password_fails_before_any_upload() {
     )
     .unwrap();
     let repo = unique_repo("badpass");
-    let err = push(
-        &bad,
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap_err();
+    let err = push_v1(&bad, &repo, &image, &opts()).await.unwrap_err();
     let text = format!("{err:#}");
     assert!(!text.contains(&common::stand_in("ECS_TEST_REGISTRY_PASSWORD")));
     assert!(

@@ -27,15 +27,7 @@ async fn oci_layout_dir_round_trips_then_warm_push_uploads_nothing_and_second_re
     assert_eq!(image.images[0].layers.len(), 3);
     let registry = registry();
     let repo = unique_repo("layout");
-    let report = push(
-        &registry,
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap();
+    let report = push_v1(&registry, &repo, &image, &opts()).await.unwrap();
     assert_eq!(
         Some(&report.digest),
         image.digest(),
@@ -54,15 +46,7 @@ async fn oci_layout_dir_round_trips_then_warm_push_uploads_nothing_and_second_re
     pull_and_verify(&report, &repo, &tmp.path().join("back"));
 
     let before = registry.stats();
-    let warm = push(
-        &registry,
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap();
+    let warm = push_v1(&registry, &repo, &image, &opts()).await.unwrap();
     let used = registry.stats().since(&before);
     assert_eq!(warm.digest, report.digest);
     assert_all(&warm, LayerOutcome::Skipped);
@@ -78,15 +62,7 @@ async fn oci_layout_dir_round_trips_then_warm_push_uploads_nothing_and_second_re
         ..opts()
     };
     let before = registry.stats();
-    let mounted = push(
-        &registry,
-        &other.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &options,
-    )
-    .await
-    .unwrap();
+    let mounted = push_v1(&registry, &other, &image, &options).await.unwrap();
     let used = registry.stats().since(&before);
     assert_eq!(mounted.digest, report.digest);
     assert_all(&mounted, LayerOutcome::Mounted);
@@ -156,15 +132,7 @@ async fn legacy_docker_save_round_trips_and_warm_push_compresses_nothing() {
 
     let registry = registry();
     let repo = unique_repo("dockersave");
-    let report = push(
-        &registry,
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap();
+    let report = push_v1(&registry, &repo, &image, &opts()).await.unwrap();
     assert_eq!(
         report.media_type.to_string(),
         "application/vnd.docker.distribution.manifest.v2+json"
@@ -219,15 +187,7 @@ async fn legacy_docker_save_round_trips_and_warm_push_compresses_nothing() {
     }
 
     let before = registry.stats();
-    let warm = push(
-        &registry,
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap();
+    let warm = push_v1(&registry, &repo, &image, &opts()).await.unwrap();
     let used = registry.stats().since(&before);
     assert_eq!(warm.digest, report.digest, "same manifest again");
     assert_all(&warm, LayerOutcome::Skipped);
@@ -258,15 +218,7 @@ async fn docker25_save_with_zstd_round_trips() {
         compression: Compression::Zstd,
         ..opts()
     };
-    let report = push(
-        &registry(),
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &options,
-    )
-    .await
-    .unwrap();
+    let report = push_v1(&registry(), &repo, &image, &options).await.unwrap();
     assert_ne!(
         report.digest.to_string(),
         saved.manifest_digest,
@@ -324,15 +276,7 @@ async fn two_platform_index_round_trips() {
     assert_eq!(image.images.len(), 2);
 
     let repo = unique_repo("index");
-    let report = push(
-        &registry(),
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &opts(),
-    )
-    .await
-    .unwrap();
+    let report = push_v1(&registry(), &repo, &image, &opts()).await.unwrap();
     assert_eq!(report.digest.to_string(), index_digest);
     assert_eq!(
         report.media_type.to_string(),
@@ -360,15 +304,7 @@ async fn legacy_docker_save_with_zstd_gets_an_oci_manifest() {
         compression: Compression::Zstd,
         ..opts()
     };
-    let report = push(
-        &registry(),
-        &repo.parse().unwrap(),
-        &image,
-        &["v1".parse().unwrap()],
-        &options,
-    )
-    .await
-    .unwrap();
+    let report = push_v1(&registry(), &repo, &image, &options).await.unwrap();
     assert_eq!(
         report.media_type.to_string(),
         "application/vnd.oci.image.manifest.v1+json"

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ecs_poc_action::image::{LayerOutcome, PushOptions, PushReport};
+use ecs_poc_action::image::{LayerOutcome, LoadedImage, PushOptions, PushReport};
 use ecs_poc_action::registry::{Credentials, Registry, RegistryAddress};
 use ecs_poc_action::secret::Secret;
 use serde_json::{Value, json};
@@ -331,4 +331,15 @@ pub fn make_index(layout: &Path, tag_a: &str, tag_b: &str) -> String {
     });
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
     format!("sha256:{hex}")
+}
+
+/// Pushes `image` to `repo` under the tag `v1`.
+#[allow(dead_code)] // not every test crate that includes the fixtures pushes
+pub async fn push_v1(
+    registry: &Registry,
+    repo: &str,
+    image: &LoadedImage,
+    opts: &PushOptions,
+) -> anyhow::Result<PushReport> {
+    ecs_poc_action::image::push(registry, &repo.parse()?, image, &["v1".parse()?], opts).await
 }
