@@ -306,6 +306,7 @@ fn record(state: &mut State, outcome: &DeployOutcome) {
             )),
         }
     }
+    state.report.cfn_calls += outcome.cfn_calls;
     state.report.changes = Some(outcome.changes.clone());
     state.report.executed = outcome.executed;
     state.report.has_changes = outcome.has_changes;

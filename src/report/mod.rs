@@ -29,6 +29,8 @@ pub struct Report {
     pub stages: Vec<(String, Duration)>,
     pub failure: Option<String>,
     pub duration: Duration,
+    /// CloudFormation API operations the deploy made (a no-op rerun's budget, shown).
+    pub cfn_calls: u32,
 }
 
 /// What a reviewer decides a pull request's deploy on, for the plan comment.
@@ -163,6 +165,9 @@ impl Report {
             md.push_str("### Timings\n\n| stage | seconds |\n|---|---:|\n");
             for (stage, d) in &self.stages {
                 let _ = writeln!(md, "| {} | {:.2} |", text(stage), d.as_secs_f64());
+            }
+            if self.cfn_calls > 0 {
+                let _ = writeln!(md, "\nCloudFormation API calls: {}.", self.cfn_calls);
             }
         }
         md
