@@ -28,7 +28,7 @@ pub use blob::BlobSource;
 pub use build::{BuildSpec, Provenance, build, build_platforms, scratch_candidates};
 pub use load::load_archive;
 pub use media::Compression;
-pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
+pub use model::{ImageIndexDoc, ImageParts, Layer, LayerForm, LoadedImage, Manifest};
 pub use platform::{
     Platform, PlatformInput, elf_platform, parse_inputs as parse_platform_inputs,
     resolve as resolve_platform,

@@ -13,9 +13,9 @@ use super::blob::BlobSource;
 use super::digest;
 use super::media::Family;
 
-/// A manifest or index exactly as stored: the registry's own type, pushed byte for byte unless
+/// A manifest or index exactly as stored (the registry's own type), pushed byte for byte unless
 /// a layer is rewritten.
-pub use crate::registry::Manifest as ManifestDoc;
+pub use crate::registry::Manifest;
 
 /// Whether a layer goes to the registry as stored or compressed on the way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct ConfigBlob {
 pub struct ImageParts {
     pub family: Family,
     /// `None` for a legacy `docker save` archive, which stores no manifest: one is written at push.
-    pub manifest: Option<ManifestDoc>,
+    pub manifest: Option<Manifest>,
     pub config: ConfigBlob,
     pub layers: Vec<Layer>,
     /// The uncompressed layer digests from the config, in layer order.
@@ -71,7 +71,7 @@ impl ImageParts {
 /// A multi-platform index whose children are `LoadedImage::images`, in the same order.
 #[derive(Clone, Debug)]
 pub struct ImageIndexDoc {
-    pub doc: ManifestDoc,
+    pub doc: Manifest,
 }
 
 /// Temporary files a built image streams from; removed when the last image using them is dropped.

@@ -6,7 +6,7 @@ use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 
 use super::MAX_DOCUMENT_SIZE;
 use super::media::{self, Encoding, ManifestKind};
-use super::model::{self, ConfigBlob, ImageIndexDoc, ImageParts, Layer, LayerForm, ManifestDoc};
+use super::model::{self, ConfigBlob, ImageIndexDoc, ImageParts, Layer, LayerForm, Manifest};
 use super::store::Store;
 
 /// Manifests and configs of one index are held in memory for the push: a hostile index listing
@@ -79,7 +79,7 @@ fn read_index(
             }
         }
     }
-    let doc = ManifestDoc::new(desc.media_type().clone(), bytes);
+    let doc = Manifest::new(desc.media_type().clone(), bytes);
     Ok((images, Some(ImageIndexDoc { doc })))
 }
 
@@ -111,7 +111,7 @@ fn read_image(
         .with_context(|| format!("manifest {}", desc.digest()))?;
     Ok(ImageParts {
         family,
-        manifest: Some(ManifestDoc::new(desc.media_type().clone(), bytes)),
+        manifest: Some(Manifest::new(desc.media_type().clone(), bytes)),
         config: ConfigBlob {
             descriptor: config_desc.clone(),
             bytes: config_bytes,

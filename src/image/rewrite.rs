@@ -9,7 +9,7 @@ use oci_spec::image::{Descriptor, Digest, MediaType};
 use serde_json::{Value, json};
 
 use super::media::{self, Compression, DOCKER_MANIFEST, Family};
-use super::model::{ImageIndexDoc, ImageParts, Layer, LayerForm, ManifestDoc};
+use super::model::{ImageIndexDoc, ImageParts, Layer, LayerForm, Manifest};
 
 /// The media type an uncompressed layer of `image` takes once compressed. A legacy archive has
 /// no manifest of its own: gzip gives Docker schema 2 (what `docker push` writes), zstd an OCI
@@ -30,7 +30,7 @@ pub fn image_manifest(
     image: &ImageParts,
     layers: &[Descriptor],
     compression: Compression,
-) -> Result<ManifestDoc> {
+) -> Result<Manifest> {
     if image.layers.len() != layers.len() {
         bail!(
             "internal: {} layer descriptors for {} layers",
@@ -54,7 +54,7 @@ fn descriptor_json(d: &Descriptor) -> Value {
     json!({ "mediaType": d.media_type().to_string(), "size": d.size(), "digest": d.digest().to_string() })
 }
 
-fn rewrite_layers(doc: &ManifestDoc, layers: &[Descriptor]) -> Result<ManifestDoc> {
+fn rewrite_layers(doc: &Manifest, layers: &[Descriptor]) -> Result<Manifest> {
     let mut value: Value = serde_json::from_slice(&doc.bytes).context("re-reading the manifest")?;
     let Some(entries) = value.get_mut("layers").and_then(Value::as_array_mut) else {
         bail!("manifest {} has no layers array", doc.digest);
@@ -75,7 +75,7 @@ fn rewrite_layers(doc: &ManifestDoc, layers: &[Descriptor]) -> Result<ManifestDo
         obj.insert("digest".into(), json!(desc.digest().to_string()));
         obj.insert("size".into(), json!(desc.size()));
     }
-    Ok(ManifestDoc::new(
+    Ok(Manifest::new(
         doc.media_type.clone(),
         Bytes::from(serde_json::to_vec(&value)?),
     ))
@@ -85,7 +85,7 @@ fn synthesize(
     image: &ImageParts,
     layers: &[Descriptor],
     compression: Compression,
-) -> Result<ManifestDoc> {
+) -> Result<Manifest> {
     let docker = image.family == Family::Docker && compression == Compression::Gzip;
     let (manifest_type, config_type) = if docker {
         (
@@ -106,7 +106,7 @@ fn synthesize(
         "config": descriptor_json(&config),
         "layers": layers.iter().map(descriptor_json).collect::<Vec<_>>(),
     });
-    Ok(ManifestDoc::new(
+    Ok(Manifest::new(
         manifest_type,
         Bytes::from(serde_json::to_vec(&doc)?),
     ))
@@ -114,10 +114,7 @@ fn synthesize(
 
 /// The index to push once its children are final: entries whose manifest was rewritten point at
 /// the new digest and size; an index with no rewritten child goes byte for byte.
-pub fn index_manifest(
-    index: &ImageIndexDoc,
-    children: &[(Digest, &ManifestDoc)],
-) -> Result<ManifestDoc> {
+pub fn index_manifest(index: &ImageIndexDoc, children: &[(Digest, &Manifest)]) -> Result<Manifest> {
     if children.iter().all(|(old, new)| *old == new.digest) {
         return Ok(index.doc.clone());
     }
@@ -140,7 +137,7 @@ pub fn index_manifest(
             obj.insert("size".into(), json!(new.bytes.len()));
         }
     }
-    Ok(ManifestDoc::new(
+    Ok(Manifest::new(
         index.doc.media_type.clone(),
         Bytes::from(serde_json::to_vec(&value)?),
     ))
@@ -171,21 +168,21 @@ mod tests {
         }))
         .unwrap();
         let index = ImageIndexDoc {
-            doc: ManifestDoc::new(MediaType::ImageIndex, Bytes::from(bytes)),
+            doc: Manifest::new(MediaType::ImageIndex, Bytes::from(bytes)),
         };
-        let same_b = ManifestDoc {
+        let same_b = Manifest {
             media_type: MediaType::ImageManifest,
             bytes: Bytes::from_static(b"x"),
             digest: b.clone(),
         };
-        let new_a = ManifestDoc::new(MediaType::ImageManifest, Bytes::from_static(b"{\"new\":1}"));
+        let new_a = Manifest::new(MediaType::ImageManifest, Bytes::from_static(b"{\"new\":1}"));
 
         let unchanged = index_manifest(
             &index,
             &[
                 (
                     a.clone(),
-                    &ManifestDoc {
+                    &Manifest {
                         digest: a.clone(),
                         ..same_b.clone()
                     },
@@ -218,7 +215,7 @@ mod tests {
                          "annotations": { "org.example": "kept" } }],
         }))
         .unwrap();
-        let doc = ManifestDoc::new(MediaType::ImageManifest, Bytes::from(bytes));
+        let doc = Manifest::new(MediaType::ImageManifest, Bytes::from(bytes));
         let compressed = Descriptor::new(MediaType::ImageLayerGzip, 7, digest("gz"));
         let out = rewrite_layers(&doc, std::slice::from_ref(&compressed)).unwrap();
         let v: Value = serde_json::from_slice(&out.bytes).unwrap();

@@ -8,7 +8,7 @@ use oci_spec::image::MediaType;
 use serde_json::json;
 
 use super::{BuildSpec, build};
-use crate::image::model::{ImageIndexDoc, LoadedImage, ManifestDoc};
+use crate::image::model::{ImageIndexDoc, LoadedImage, Manifest};
 
 /// Builds each spec (one per platform) and returns them as one image: a single manifest when
 /// there is one spec, else an index of them.
@@ -56,7 +56,7 @@ pub fn build_platforms(specs: &[BuildSpec]) -> Result<LoadedImage> {
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": entries,
     });
-    let doc = ManifestDoc::new(
+    let doc = Manifest::new(
         MediaType::ImageIndex,
         Bytes::from(serde_json::to_vec(&index)?),
     );

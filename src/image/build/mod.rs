@@ -20,7 +20,7 @@ use bytes::Bytes;
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::media::{Compression, Family};
-use super::model::{ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, ManifestDoc};
+use super::model::{ConfigBlob, ImageParts, Layer, LayerForm, LoadedImage, Manifest};
 
 pub use index::build_platforms;
 pub use provenance::Provenance;
@@ -113,7 +113,7 @@ fn build_inner(spec: &BuildSpec) -> Result<LoadedImage> {
 
     let image = ImageParts {
         family: Family::Oci,
-        manifest: Some(ManifestDoc::new(MediaType::ImageManifest, manifest_bytes)),
+        manifest: Some(Manifest::new(MediaType::ImageManifest, manifest_bytes)),
         config: ConfigBlob {
             descriptor: config_desc,
             bytes: config_bytes,

@@ -20,7 +20,7 @@ use oci_spec::image::{Descriptor, Digest, MediaType};
 
 use super::blob::BlobSource;
 use super::media::Compression;
-use super::model::{LayerForm, LoadedImage, ManifestDoc};
+use super::model::{LayerForm, LoadedImage, Manifest};
 use super::report::{self, LayerOutcome, LayerResult, PushReport};
 use super::{plan, rewrite};
 use crate::registry::{Reference, Registry, Repository, Tag, Target};
@@ -251,9 +251,9 @@ async fn put_manifests(
     placed: &Placed,
     tags: &[Tag],
     compression: Compression,
-) -> Result<ManifestDoc> {
+) -> Result<Manifest> {
     let repo = repo.as_str();
-    let mut manifests: Vec<ManifestDoc> = Vec::with_capacity(image.images.len());
+    let mut manifests: Vec<Manifest> = Vec::with_capacity(image.images.len());
     for (img, (_, layer_slots)) in image.images.iter().zip(&placed.slots) {
         let descs = layer_slots
             .iter()
@@ -265,7 +265,7 @@ async fn put_manifests(
     }
     let root = match &image.index {
         Some(index) => {
-            let children: Vec<(Digest, &ManifestDoc)> = image
+            let children: Vec<(Digest, &Manifest)> = image
                 .images
                 .iter()
                 .zip(&manifests)
@@ -293,7 +293,7 @@ async fn put_manifests(
     Ok(root)
 }
 
-async fn put(registry: &Registry, repo: &str, reference: &str, doc: &ManifestDoc) -> Result<()> {
+async fn put(registry: &Registry, repo: &str, reference: &str, doc: &Manifest) -> Result<()> {
     registry
         .put_manifest(repo, reference, &doc.media_type, doc.bytes.clone())
         .await
@@ -305,7 +305,7 @@ fn summarize(
     registry: &Registry,
     repo: &Repository,
     placed: &Placed,
-    root: &ManifestDoc,
+    root: &Manifest,
     started: Instant,
     before: &crate::registry::Stats,
 ) -> Result<PushReport> {
