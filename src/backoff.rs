@@ -37,6 +37,14 @@ impl Backoff {
         }
     }
 
+    /// The sequence `steps` waits further on (for a stateless caller that counts its retries).
+    pub fn skipping(mut self, steps: u32) -> Self {
+        for _ in 0..steps {
+            self.next = self.next.mul_f64(self.factor).min(self.max);
+        }
+        self
+    }
+
     /// The next wait (jittered), advancing the sequence.
     pub fn next_delay(&mut self) -> Duration {
         let base = self.next.min(self.max);

@@ -7,6 +7,8 @@
 use anyhow::{Context, Result, bail};
 use serde_yaml::Value;
 
+use crate::runner::text::shown;
+
 /// Key/value pairs in input order.
 pub type Pairs = Vec<(String, String)>;
 
@@ -45,7 +47,7 @@ pub fn parse(text: &str) -> Result<Pairs> {
                 .collect::<Result<Pairs>>()?,
             Ok(Value::Sequence(items)) => items.iter().map(list_item).collect::<Result<Pairs>>()?,
             Ok(_) => bail!(
-                "expected a YAML/JSON map or K=V lines, got {:?}",
+                "expected a YAML/JSON map or K=V lines, got {}",
                 shown(first)
             ),
             Err(e) => bail!("expected a YAML/JSON map or K=V lines: {e}"),
@@ -99,11 +101,6 @@ fn key_value_lines(text: &str) -> Result<Pairs> {
             None => bail!("expected K=V on each line, got {}", shown(line)),
         })
         .collect()
-}
-
-fn shown(line: &str) -> String {
-    let s: String = line.chars().take(80).collect();
-    format!("{s:?}")
 }
 
 #[cfg(test)]

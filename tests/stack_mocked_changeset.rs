@@ -258,14 +258,9 @@ async fn the_service_role_is_sent_on_change_sets_and_deletes() {
         ];
         let c =
             clients(RuleMode::MatchAny, &destroyed, &[]).with_service_role(role.map(String::from));
-        stack::destroy(
-            &c,
-            NAME,
-            Instant::now() + Duration::from_secs(30),
-            PollPolicy::immediate(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("destroy with role {role:?}: {e:#}"));
+        destroy_now(&c)
+            .await
+            .unwrap_or_else(|e| panic!("destroy with role {role:?}: {e:#}"));
         assert_eq!(
             destroyed[3].num_calls(),
             1,

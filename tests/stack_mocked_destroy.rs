@@ -7,9 +7,8 @@ mod stack_mocks;
 
 use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
 use aws_smithy_mocks::RuleMode;
-use ecs_poc_action::stack::{self, PollPolicy, StackError};
+use ecs_poc_action::stack::StackError;
 use stack_mocks::*;
-use std::time::{Duration, Instant};
 
 /// Destroy waits for a running update, then deletes and follows the stack to DELETE_COMPLETE.
 #[tokio::test]
@@ -37,14 +36,7 @@ async fn destroy_waits_for_a_running_update_then_deletes() {
         delete_stack(),
     ];
     let c = clients(RuleMode::MatchAny, &rules, &[]);
-    let out = stack::destroy(
-        &c,
-        NAME,
-        Instant::now() + Duration::from_secs(30),
-        PollPolicy::immediate(),
-    )
-    .await
-    .expect("deleted");
+    let out = destroy_now(&c).await.expect("deleted");
     assert!(out.existed);
     assert_eq!(
         out.removed,
@@ -101,14 +93,7 @@ async fn destroy_failure_reports_the_resource_that_would_not_go() {
         delete_stack(),
     ];
     let c = clients(RuleMode::MatchAny, &rules, &[]);
-    let err = stack::destroy(
-        &c,
-        NAME,
-        Instant::now() + Duration::from_secs(30),
-        PollPolicy::immediate(),
-    )
-    .await
-    .expect_err("delete failed");
+    let err = destroy_now(&c).await.expect_err("delete failed");
     match stack_error(&err) {
         StackError::StackFailed {
             status, root_cause, ..
@@ -135,14 +120,7 @@ async fn destroy_failure_reports_the_resource_that_would_not_go() {
 #[tokio::test]
 async fn destroy_of_an_absent_stack_is_a_success() {
     let c = clients(RuleMode::MatchAny, &[stack_missing()], &[]);
-    let out = stack::destroy(
-        &c,
-        NAME,
-        Instant::now() + Duration::from_secs(30),
-        PollPolicy::immediate(),
-    )
-    .await
-    .expect("absent is fine");
+    let out = destroy_now(&c).await.expect("absent is fine");
     assert!(!out.existed);
     assert_eq!(out.cfn_calls, 1);
 }

@@ -39,6 +39,8 @@ pub struct GithubContext {
     pub api_url: String,
     pub event_name: Option<String>,
     pub event_path: Option<String>,
+    /// The event payload at `event_path`, read once (pull request number, head commit).
+    pub event_payload: Option<String>,
     pub workflow: Option<String>,
     pub actor: Option<String>,
     /// `GITHUB_WORKSPACE`: relative paths in inputs are resolved against it.
@@ -58,6 +60,7 @@ impl GithubContext {
             api_url: get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into()),
             event_name: get("GITHUB_EVENT_NAME"),
             event_path: get("GITHUB_EVENT_PATH"),
+            event_payload: get("GITHUB_EVENT_PATH").and_then(|p| std::fs::read_to_string(p).ok()),
             workflow: get("GITHUB_WORKFLOW"),
             actor: get("GITHUB_ACTOR"),
             workspace: get("GITHUB_WORKSPACE"),

@@ -1,13 +1,6 @@
 //! Parsers for single input values. Each returns the message that follows "input `NAME`: ".
 
-/// Shows a rejected value in an error (bounded, so a pasted file can't flood the log).
-pub fn shown(value: &str) -> String {
-    let mut s: String = value.chars().take(80).collect();
-    if s.len() < value.len() {
-        s.push('…');
-    }
-    format!("{s:?}")
-}
+pub use crate::runner::text::shown;
 
 pub fn boolean(value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {

@@ -30,14 +30,9 @@ pub struct GithubSettings {
 }
 
 impl GithubSettings {
-    /// From the run's one GitHub context (read once by config) and the event payload.
-    pub fn from_context(
-        context: &GithubContext,
-        token: Option<Secret>,
-        environment: &str,
-        event_payload: Option<&str>,
-    ) -> Self {
-        let (pull_request, head_sha) = match (&context.event_name, event_payload) {
+    /// From the run's one GitHub context (read once by config, event payload included).
+    pub fn from_context(context: &GithubContext, token: Option<Secret>, environment: &str) -> Self {
+        let (pull_request, head_sha) = match (&context.event_name, &context.event_payload) {
             (Some(name), Some(payload)) => (
                 pull_request_number(name, payload),
                 pull_request_head_sha(name, payload),
@@ -129,13 +124,9 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into(),
         );
-        let context = GithubContext::from_env(&env);
-        let s = GithubSettings::from_context(
-            &context,
-            Some(Secret::new("  ")),
-            "prod",
-            Some(r#"{"number": 7, "pull_request": {"number": 7}}"#),
-        );
+        let mut context = GithubContext::from_env(&env);
+        context.event_payload = Some(r#"{"number": 7, "pull_request": {"number": 7}}"#.into());
+        let s = GithubSettings::from_context(&context, Some(Secret::new("  ")), "prod");
         assert!(s.token.is_none(), "a blank token is no token");
         assert_eq!(s.api_url, DEFAULT_API_URL);
         assert_eq!(
@@ -154,7 +145,8 @@ mod tests {
         let head = "0123456789abcdef0123456789abcdef01234567";
         let payload =
             format!(r#"{{"number": 7, "pull_request": {{"head": {{"sha": "{head}"}}}}}}"#);
-        let s = GithubSettings::from_context(&context, None, "pr-7", Some(&payload));
+        context.event_payload = Some(payload);
+        let s = GithubSettings::from_context(&context, None, "pr-7");
         assert_eq!(
             s.sha.as_deref(),
             Some(head),

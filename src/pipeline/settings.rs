@@ -34,17 +34,10 @@ pub fn aws(config: &Config) -> AwsSettings {
 }
 
 pub fn github(config: &Config) -> GithubSettings {
-    // The event payload is read when a GitHub call needs it, not at start-up.
-    let event = config
-        .github
-        .event_path
-        .as_ref()
-        .and_then(|path| std::fs::read_to_string(path).ok());
     GithubSettings::from_context(
         &config.github,
         config.github_token.clone(),
         &config.environment,
-        event.as_deref(),
     )
 }
 

@@ -122,11 +122,9 @@ impl RetryPolicy {
         if let Some(after) = hint {
             return after.min(Duration::from_secs(60));
         }
-        let mut backoff = Backoff::new(self.base_delay, self.max_delay, 2.0, EQUAL_JITTER);
-        for _ in 1..retry {
-            backoff.next_delay();
-        }
-        backoff.next_delay()
+        Backoff::new(self.base_delay, self.max_delay, 2.0, EQUAL_JITTER)
+            .skipping(retry.saturating_sub(1))
+            .next_delay()
     }
 
     /// Runs `op` until it succeeds, fails permanently, or the budget is spent. `on_retry` is told

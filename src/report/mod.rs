@@ -2,6 +2,7 @@
 //! what each stage recorded. Holds no secrets: only ids, digests, names and AWS's own messages.
 
 use crate::image::{LayerOutcome, PushReport};
+use crate::registry::digest;
 use crate::runner::markdown::{code, link, text};
 use crate::stack::{ParameterChange, ResourceChange, StackEventLine, changes_markdown};
 use std::fmt::Write;
@@ -48,9 +49,9 @@ pub struct Plan<'a> {
 
 /// `sha256:d39c6f1a2b3c` of an `…@sha256:…` reference; the reference itself otherwise.
 fn short_image(image: &str) -> String {
-    match image.rsplit_once('@') {
-        Some((_, digest)) => digest.chars().take("sha256:".len() + 12).collect(),
-        None => image.to_string(),
+    match image.rsplit_once('@').map(|(_, d)| digest::parse_sha256(d)) {
+        Some(Ok(d)) => digest::short(&d),
+        _ => image.to_string(),
     }
 }
 

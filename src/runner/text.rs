@@ -12,6 +12,16 @@
 //! block would leave commands off for the steps after it, and masks registered inside a block are
 //! not applied. Only `commands.rs` prints command lines, built from escaped data.
 
+/// A rejected value in an error message: quoted and bounded, so a pasted file cannot flood the
+/// log (the line it ends up on still goes through [`line`]).
+pub fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(80).collect();
+    if s.len() < value.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
 /// How a line break inside one field (an event reason) is shown, so the field stays on its line.
 pub fn inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -329,6 +329,18 @@ pub fn create_started() -> (Vec<StackEvent>, Vec<StackEvent>) {
     (review, started)
 }
 
+/// `stack::destroy` of the mocked stack, polling without waiting, 30 s deadline.
+#[allow(dead_code)] // not every mocked test file destroys
+pub async fn destroy_now(c: &Clients) -> anyhow::Result<ecs_poc_action::stack::DestroyOutcome> {
+    ecs_poc_action::stack::destroy(
+        c,
+        NAME,
+        std::time::Instant::now() + std::time::Duration::from_secs(30),
+        ecs_poc_action::stack::PollPolicy::immediate(),
+    )
+    .await
+}
+
 pub fn stack_error(err: &anyhow::Error) -> &StackError {
     err.downcast_ref::<StackError>()
         .unwrap_or_else(|| panic!("not a StackError: {err:#}"))
