@@ -15,8 +15,10 @@ use super::digest;
 use super::media::Compression;
 use super::pgzip::ParGzWriter;
 
-/// Fast levels: on two cores the compressor, not the network, sets the pace of a push.
-pub const GZIP_LEVEL: u32 = 1;
+/// gzip's default level. Incompressible blocks skip deflate altogether (see `pgzip`), so the
+/// level only prices what compresses; level 1 there is zlib's "quick" mode with fixed codes,
+/// 1.2x the bytes of level 6 on a real /usr layer, for about half the time.
+pub const GZIP_LEVEL: u32 = 6;
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// Compressed chunks in flight per layer (bounded: backpressure from a slow upload stops the
