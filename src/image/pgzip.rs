@@ -212,9 +212,9 @@ impl Deflater {
     }
 }
 
-/// Order-0 entropy at or above this many bits per byte: deflate cannot gain more than a few
-/// per mille on such a block (its matches would have to be long repeats of random bytes within
-/// 32 KiB), so the block is stored without trying.
+/// Order-0 entropy at or above this many bits per byte: Huffman coding can save at most 1.25 %
+/// of such a block, and deflate's matches only more where random bytes repeat within 32 KiB
+/// (rare in a layer), so the block is stored without trying.
 const INCOMPRESSIBLE_BITS: f64 = 7.9;
 
 fn looks_incompressible(data: &[u8]) -> bool {
